@@ -1,0 +1,142 @@
+"""The raw-file checksum registry: raw data is immutable, and we can prove it.
+
+`data/raw/registry.txt` holds one line per raw file, pooch-style::
+
+    block_events.csv sha256:5f1c...
+
+Before parsing, each file's sha256 is compared with the registry; a mismatch stops the build and
+shows both hashes. A researcher pointing `censorlab build --raw DIR` at their own directory gets a
+registry written on the first build; later edits need `censorlab checksums --raw DIR --update`,
+which reports what changed. Deliberate, visible, never silent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from censorlab.errors import CensorlabError, ChecksumMismatchError
+from censorlab.paths import CHECKSUM_REGISTRY_NAME
+from censorlab.storage import atomic_write_text
+
+logger = logging.getLogger(__name__)
+
+HASH_PREFIX = "sha256:"
+REGISTERED_SUFFIXES = (".csv", ".tsv", ".txt", ".gz", ".jsonl")
+CHUNK_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class ChecksumChange:
+    """One difference between the registry and the files on disk."""
+
+    name: str
+    status: str  # added | changed | removed
+    old: str | None
+    new: str | None
+
+    def describe(self) -> str:
+        """Return a one-line description for the CLI."""
+        return f"{self.status:8} {self.name}  {self.old or '-'} -> {self.new or '-'}"
+
+
+def file_sha256(path: Path) -> str:
+    """Return `sha256:<hex>` of a file, read in chunks so large dumps need little memory."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(CHUNK_BYTES), b""):
+            digest.update(chunk)
+    return HASH_PREFIX + digest.hexdigest()
+
+
+def registry_path(raw_dir: Path) -> Path:
+    """Return where the registry of a raw directory lives."""
+    return Path(raw_dir) / CHECKSUM_REGISTRY_NAME
+
+
+def read_registry(raw_dir: Path) -> dict[str, str]:
+    """Parse the registry into {file name: 'sha256:<hex>'}; empty when there is none."""
+    path = registry_path(raw_dir)
+    if not path.exists():
+        return {}
+    entries: dict[str, str] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        parts = text.split()
+        if len(parts) != 2 or not parts[1].startswith(HASH_PREFIX) or parts[0] in entries:
+            raise CensorlabError(f"{path}:{number}: malformed registry line {line!r}")
+        entries[parts[0]] = parts[1]
+    return entries
+
+
+def registered_files(raw_dir: Path) -> list[Path]:
+    """Return the data files of a raw directory that the registry covers."""
+    return sorted(
+        p for p in Path(raw_dir).iterdir()
+        if p.is_file() and p.suffix in REGISTERED_SUFFIXES and p.name != CHECKSUM_REGISTRY_NAME
+    )
+
+
+def _write_registry(raw_dir: Path, entries: dict[str, str]) -> None:
+    lines = ["# censorlab raw-file registry: <file> sha256:<hex>. Update with "
+             "`censorlab checksums --raw DIR --update`."]
+    lines += [f"{name} {digest}" for name, digest in sorted(entries.items())]
+    atomic_write_text(registry_path(raw_dir), "\n".join(lines))
+
+
+def diff_registry(raw_dir: Path) -> list[ChecksumChange]:
+    """Compare the registry with the files on disk."""
+    recorded = read_registry(raw_dir)
+    actual = {p.name: file_sha256(p) for p in registered_files(raw_dir)}
+    changes = [ChecksumChange(n, "added", None, actual[n]) for n in actual if n not in recorded]
+    changes += [ChecksumChange(n, "changed", recorded[n], actual[n])
+                for n in actual if n in recorded and recorded[n] != actual[n]]
+    changes += [ChecksumChange(n, "removed", recorded[n], None)
+                for n in recorded if n not in actual]
+    return sorted(changes, key=lambda c: c.name)
+
+
+def update_registry(raw_dir: Path) -> list[ChecksumChange]:
+    """Record the current hashes of every raw file; return what changed."""
+    changes = diff_registry(raw_dir)
+    if changes or not registry_path(raw_dir).exists():
+        _write_registry(raw_dir, {p.name: file_sha256(p) for p in registered_files(raw_dir)})
+    return changes
+
+
+def verify_files(raw_dir: Path, names: list[str]) -> dict[str, str]:
+    """Check the named raw files against the registry before they are parsed.
+
+    Files missing from the registry (a researcher's own directory on its first build) are
+    recorded, and that is logged; a file whose hash differs stops the build.
+
+    Returns:
+        {file name: sha256} for every named file.
+
+    Raises:
+        ChecksumMismatchError: A file differs from its recorded hash.
+        FileNotFoundError: A named file does not exist.
+    """
+    raw_dir = Path(raw_dir)
+    recorded = read_registry(raw_dir)
+    hashes: dict[str, str] = {}
+    new: dict[str, str] = {}
+    for name in names:
+        path = raw_dir / name
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: raw file not found")
+        digest = file_sha256(path)
+        hashes[name] = digest
+        if name not in recorded:
+            new[name] = digest
+        elif recorded[name] != digest:
+            raise ChecksumMismatchError(path, recorded[name], digest)
+    if new:
+        logger.warning("recording first checksums for %s in %s", ", ".join(sorted(new)),
+                       registry_path(raw_dir))
+        _write_registry(raw_dir, {**recorded, **new})
+    return hashes

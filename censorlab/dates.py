@@ -1,0 +1,122 @@
+"""Dates with precision: `2017-05-04`, `2017-05`, `2017`, `Q2 2018`, never inferred.
+
+A reported date is an interval, not a point: `2017-05` means some day in May 2017. Each parsed
+date keeps its precision and its earliest and latest possible day, so analyses can report a
+sensitivity range instead of pretending to know the day. Formats are explicit; a string that is
+not in a declared form, a date that does not exist (2017-02-30) or a precision that contradicts
+the form is an error for the caller to reject.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+APPROX_DAY_TOLERANCE_DAYS = 3
+PRECISION_ALIASES = {
+    "day": "day",
+    "day(approx)": "day_approx",
+    "day_approx": "day_approx",
+    "month": "month",
+    "quarter": "quarter",
+    "year": "year",
+}
+QUARTER_END_MONTHS = (3, 6, 9, 12)
+_FORMS = {
+    "day": re.compile(r"^(\d{4})-(\d{2})-(\d{2})$"),
+    "month": re.compile(r"^(\d{4})-(\d{2})$"),
+    "year": re.compile(r"^(\d{4})$"),
+    "quarter_label": re.compile(r"^Q([1-4])\s+(\d{4})$"),
+}
+
+
+class DateParseError(ValueError):
+    """A date string or precision is not in a declared form."""
+
+
+@dataclass(frozen=True)
+class PartialDate:
+    """A reported date with its precision and the interval it stands for."""
+
+    precision: str
+    earliest: dt.date
+    latest: dt.date
+
+    @property
+    def reported(self) -> dt.date:
+        """The date as a point: the stated day, or the first day of a coarser period."""
+        if self.precision == "day_approx":
+            return self.earliest + dt.timedelta(days=APPROX_DAY_TOLERANCE_DAYS)
+        return self.earliest
+
+
+def _month_end(year: int, month: int) -> dt.date:
+    return dt.date(year, month, calendar.monthrange(year, month)[1])
+
+
+def _real_date(year: int, month: int, day: int, text: str) -> dt.date:
+    try:
+        return dt.date(year, month, day)
+    except ValueError as exc:
+        raise DateParseError(f"{text!r} is not a calendar date ({exc})") from exc
+
+
+def normalise_precision(text: str | None) -> str | None:
+    """Map a raw precision label (`day(approx)`) to its canonical name (`day_approx`)."""
+    if text is None:
+        return None
+    key = text.strip().lower()
+    if key not in PRECISION_ALIASES:
+        raise DateParseError(f"unknown precision {text!r}")
+    return PRECISION_ALIASES[key]
+
+
+def parse_partial_date(text: str, precision: str | None = None) -> PartialDate:
+    """Parse a date at its stated precision.
+
+    Args:
+        text: `YYYY-MM-DD`, `YYYY-MM`, `YYYY` or `Qn YYYY`.
+        precision: Raw precision label; when None the form decides (an ISO form is explicit).
+
+    Raises:
+        DateParseError: Unknown form, impossible date, or a precision the form contradicts.
+
+    >>> parse_partial_date("2017-05", "month")
+    PartialDate(precision='month', earliest=datetime.date(2017, 5, 1), latest=datetime.date(2017, 5, 31))
+    >>> parse_partial_date("2016-12", "quarter").earliest
+    datetime.date(2016, 10, 1)
+    """  # noqa: E501
+    text = text.strip()
+    wanted = normalise_precision(precision)
+    if match := _FORMS["day"].match(text):
+        day = _real_date(*map(int, match.groups()), text)
+        if wanted in (None, "day"):
+            return PartialDate("day", day, day)
+        if wanted == "day_approx":
+            delta = dt.timedelta(days=APPROX_DAY_TOLERANCE_DAYS)
+            return PartialDate("day_approx", day - delta, day + delta)
+        raise DateParseError(f"{text!r} is a day but precision says {precision!r}")
+    if match := _FORMS["month"].match(text):
+        year, month = map(int, match.groups())
+        _real_date(year, month, 1, text)
+        if wanted in (None, "month"):
+            return PartialDate("month", dt.date(year, month, 1), _month_end(year, month))
+        if wanted == "quarter":
+            if month not in QUARTER_END_MONTHS:
+                raise DateParseError(f"{text!r}: a quarter is written as its last month")
+            return PartialDate("quarter", dt.date(year, month - 2, 1), _month_end(year, month))
+        raise DateParseError(f"{text!r} is a month but precision says {precision!r}")
+    if match := _FORMS["quarter_label"].match(text):
+        quarter, year = map(int, match.groups())
+        if wanted not in (None, "quarter"):
+            raise DateParseError(f"{text!r} is a quarter but precision says {precision!r}")
+        last = quarter * 3
+        return PartialDate("quarter", dt.date(year, last - 2, 1), _month_end(year, last))
+    if match := _FORMS["year"].match(text):
+        year = int(match.group(1))
+        if wanted not in (None, "year"):
+            raise DateParseError(f"{text!r} is a year but precision says {precision!r}")
+        return PartialDate("year", dt.date(year, 1, 1), dt.date(year, 12, 31))
+    raise DateParseError(f"{text!r} is not YYYY-MM-DD, YYYY-MM, YYYY or Qn YYYY")

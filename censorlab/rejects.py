@@ -1,0 +1,74 @@
+"""The rejects table: where every row that did not make it goes, with its reason.
+
+Rejects are facts about the raw data (which line, why), so they are written, counted and
+validated like any other table instead of being logged and forgotten.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import pandas as pd
+
+from censorlab.schema import REASON_CODES, TABLES
+
+REJECT_COLUMNS = list(TABLES["rejects"].columns)
+RAW_TEXT_LIMIT = 2000
+
+
+def shorten(text: str | None, limit: int = RAW_TEXT_LIMIT) -> str | None:
+    """Cut long raw text so one huge field cannot bloat the rejects table."""
+    if text is None or len(text) <= limit:
+        return text
+    return text[: limit - 20] + f"...[{len(text)} chars]"
+
+
+def make_rejects(records: Iterable[Mapping[str, object]]) -> pd.DataFrame:
+    """Build a rejects frame from dicts with the reject columns.
+
+    Raises:
+        ValueError: A record uses a reason code outside the vocabulary, which is a bug.
+    """
+    frame = pd.DataFrame(list(records), columns=REJECT_COLUMNS)
+    bad = set(frame["reason_code"].dropna()) - set(REASON_CODES)
+    if bad:
+        raise ValueError(f"unknown reject reason codes: {sorted(bad)}")
+    frame["raw_text"] = frame["raw_text"].map(shorten)
+    return frame.astype({"source_line": "Int64"})
+
+
+def empty_rejects() -> pd.DataFrame:
+    """Return a rejects frame with no rows and the right columns."""
+    return make_rejects([])
+
+
+def rejects_from_rows(
+    rows: pd.DataFrame,
+    *,
+    dataset: str,
+    stage: str,
+    reason_code: str,
+    detail: pd.Series | str,
+) -> pd.DataFrame:
+    """Turn raw rows (with `source_file`, `source_line`, `raw_text`) into reject rows."""
+    details = detail if isinstance(detail, pd.Series) else pd.Series(detail, index=rows.index)
+    return make_rejects(
+        {
+            "dataset": dataset,
+            "source_file": row.source_file,
+            "source_line": row.source_line,
+            "stage": stage,
+            "reason_code": reason_code,
+            "detail": details.loc[idx],
+            "raw_text": row.raw_text,
+        }
+        for idx, row in rows.iterrows()
+    )
+
+
+def concat_rejects(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate reject frames, keeping the column order even when all are empty."""
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return empty_rejects()
+    return pd.concat(frames, ignore_index=True)[REJECT_COLUMNS]

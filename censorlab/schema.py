@@ -1,0 +1,439 @@
+"""The data dictionary: every processed field and table censorlab writes.
+
+One field name means one thing in every table (pudl's rule): `blocking_country` is always an ISO
+3166-1 alpha-2 code of the state that ordered a block, `source_urls` always a list of the pages a
+row rests on. Each table lists its columns, primary key and row-level checks; from that this
+module builds the pyarrow schema used to write Parquet and the pandera schema used to validate,
+so the documentation and the enforcement cannot drift apart.
+
+Derived values (block duration, "ongoing") are deliberately absent: they depend on an `as_of`
+date and belong to the analysis layer (ooni/data's facts-versus-verdicts split).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pandas as pd
+import pandera.pandas as pa_schema
+import pyarrow as pa
+
+SCHEMA_VERSION = "1.0.0"
+
+PRECISIONS = ("day", "day_approx", "month", "quarter", "year")
+SCOPES = ("full", "partial", "throttling", "app-store-removal")
+CONFIDENCES = ("high", "medium", "low")
+DIPLOMATIC_KINDS = (
+    "dispute",
+    "summit",
+    "negotiation",
+    "state_visit",
+    "sanction",
+    "agreement",
+    "call",
+)
+SERVICE_KINDS = (
+    "messenger",
+    "social",
+    "video",
+    "search",
+    "encyclopedia",
+    "game",
+    "browser",
+    "file-sharing",
+    "voip",
+    "other",
+    "bundle",
+)
+MAU_QUALIFIERS = ("approx", "at_least", "at_most", "range")
+VERDICTS = ("ok", "blocked", "failure")
+REASON_CODES = (
+    "missing-cell",
+    "extra-cell",
+    "type-error",
+    "constraint-error",
+    "unknown-country",
+    "unknown-service",
+    "end-before-start",
+    "primary-key",
+    "duplicate-row",
+    "implausible-value",
+    "field-too-large",
+    "schema-error",
+    "withheld-probe",
+    "no-test-keys",
+    "truncated-line",
+    "invalid-json",
+    "blank-row",
+)
+
+ALPHA2_PATTERN = r"^[A-Z]{2}$"
+GEO_PATTERN = r"^([A-Z]{2}|WORLD|WORLD_EX_[A-Z]{2})$"
+URL_PATTERN = r"^https?://\S+$"
+
+STRING = pa.string()
+DATE = pa.date32()
+INT = pa.int64()
+BOOL = pa.bool_()
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+STRING_LIST = pa.list_(pa.string())
+INT_LIST = pa.list_(pa.int64())
+
+
+@dataclass(frozen=True)
+class Field:
+    """One column of the data dictionary.
+
+    Attributes:
+        name: Column name, identical in every table that carries it.
+        type: Arrow type written to Parquet.
+        description: What a value means, for the datasheet.
+        unit: Unit of a numeric value, when it has one.
+        allowed: Closed vocabulary, when the column has one.
+        pattern: Regular expression every non-null value must match.
+        minimum: Smallest allowed numeric value.
+    """
+
+    name: str
+    type: pa.DataType
+    description: str
+    unit: str | None = None
+    allowed: tuple[str, ...] | None = None
+    pattern: str | None = None
+    minimum: float | None = None
+
+
+_FIELD_LIST = [
+    # identifiers
+    Field("event_id", STRING, "Stable identifier of an event row (block or diplomatic event)."),
+    Field(
+        "raw_event_id",
+        STRING,
+        "The event_id as written in the raw file; a row naming several services shares it.",
+    ),
+    Field("service_id", STRING, "Canonical service slug from data/raw/services.csv.",
+          pattern=r"^[a-z0-9][a-z0-9-]*$"),
+    Field("service_name", STRING, "Canonical display name of the service."),
+    Field("service_kind", STRING, "Kind of service.", allowed=SERVICE_KINDS),
+    Field("aliases", STRING_LIST, "Other spellings that resolve to the service (exact match "
+          "after NFKC, casefold and whitespace folding)."),
+    Field("domains", STRING_LIST, "Main internet domains of the service, used to map registry "
+          "entries and measurements to it."),
+    Field("operator_name", STRING, "Company or body operating the service."),
+    Field("operator_country", STRING, "ISO 3166-1 alpha-2 code of the operator's home country.",
+          pattern=ALPHA2_PATTERN),
+    # blocks
+    Field("blocking_country", STRING, "ISO 3166-1 alpha-2 code of the state that ordered the "
+          "block.", pattern=ALPHA2_PATTERN),
+    Field("authority", STRING, "Body that ordered or carried out the block, as reported."),
+    Field("start_date", DATE, "Reported start of the block: the stated day, or the first day "
+          "of the period when the precision is coarser than a day."),
+    Field("start_precision", STRING, "Precision of start_date.", allowed=PRECISIONS),
+    Field("start_earliest_date", DATE, "Earliest day the block can have started, given the "
+          "precision."),
+    Field("start_latest_date", DATE, "Latest day the block can have started, given the "
+          "precision."),
+    Field("end_date", DATE, "Reported end of the block (as start_date, but never before it); "
+          "null means no end was reported: ongoing as of the source."),
+    Field("end_precision", STRING, "Precision of end_date; null when the block is ongoing.",
+          allowed=PRECISIONS),
+    Field("end_earliest_date", DATE, "Earliest day the block can have ended."),
+    Field("end_latest_date", DATE, "Latest day the block can have ended."),
+    Field("scope", STRING, "How much of the service was blocked.", allowed=SCOPES),
+    Field("is_implemented", BOOL, "False for orders that never took effect; null if unknown."),
+    Field("legal_basis", STRING, "Law or reason invoked, as reported."),
+    Field("confidence", STRING, "Curator's confidence in the row.", allowed=CONFIDENCES),
+    Field("confidence_note", STRING, "Free text qualifying the confidence (what is uncertain)."),
+    Field("notes", STRING, "Curator's notes, including what is unknown and why."),
+    Field("source_urls", STRING_LIST, "Every page the row rests on (at least one)."),
+    Field("merged_from", STRING_LIST, "Raw event ids merged into this row (lineage of "
+          "duplicates and overlapping periods); one id when nothing was merged."),
+    Field("source_file", STRING, "Raw file the row came from (name relative to the raw dir)."),
+    Field("source_line", INT, "1-based physical line of the row in its raw file.", minimum=1),
+    Field("source_lines", INT_LIST, "Physical lines of every raw row merged into this row."),
+    # MAU
+    Field("period_end", DATE, "Last day of the period a user figure refers to."),
+    Field("period_precision", STRING, "Length of the period the figure refers to.",
+          allowed=PRECISIONS),
+    Field("geo", STRING, "Where the users are: ISO alpha-2, WORLD, or WORLD_EX_XX (world "
+          "except XX).", pattern=GEO_PATTERN),
+    Field("mau", INT, "Users, as a plain count (not millions); null when the source gives no "
+          "usable number.", unit="users", minimum=0),
+    Field("mau_qualifier", STRING, "How the source qualified the figure (`over 50 million` -> "
+          "at_least); null for a plain figure.", allowed=MAU_QUALIFIERS),
+    Field("metric", STRING, "The metric as the source reported it."),
+    Field("is_mau", BOOL, "True when the metric is monthly active users, false for registered "
+          "users, reach or other counts."),
+    # diplomacy
+    Field("date", DATE, "Day of a diplomatic event (first day of its period when coarser)."),
+    Field("date_precision", STRING, "Precision of date.", allowed=PRECISIONS),
+    Field("earliest_date", DATE, "Earliest day the event can have happened."),
+    Field("latest_date", DATE, "Latest day the event can have happened."),
+    Field("country_a", STRING, "Blocking-side country of the dyad (alpha-2).",
+          pattern=ALPHA2_PATTERN),
+    Field("country_b", STRING, "Other country of the dyad, usually the operator's home "
+          "(alpha-2).", pattern=ALPHA2_PATTERN),
+    Field("kind", STRING, "Kind of diplomatic event.", allowed=DIPLOMATIC_KINDS),
+    Field("title", STRING, "Short description of the event."),
+    Field("related_block_event_ids", STRING_LIST, "raw_event_ids of blocks the curator linked "
+          "to the event."),
+    # rejects
+    Field("dataset", STRING, "Source dataset a reject row belongs to."),
+    Field("stage", STRING, "Pipeline stage that rejected the row (read, clean, validate, merge)."),
+    Field("reason_code", STRING, "Why the row was rejected.", allowed=REASON_CODES),
+    Field("detail", STRING, "Human-readable detail naming the column and value."),
+    Field("raw_text", STRING, "The raw row as read (decoded text, possibly shortened)."),
+]
+
+FIELDS: dict[str, Field] = {f.name: f for f in _FIELD_LIST}
+
+# --- measurement tables (OONI, aggregation API): fields added here -------------------------
+# --- end of measurement tables -------------------------------------------------------------
+
+# --- downloaded-format tables (STOP, GDELT, registry): fields added here -------------------
+# --- end of downloaded-format tables -------------------------------------------------------
+
+
+def _end_not_before_start(df: pd.DataFrame) -> pd.Series:
+    """A block cannot end before it starts; such rows are rejected, never swapped."""
+    return df["end_date"].isna() | (
+        (df["end_date"] >= df["start_date"])
+        & (df["end_earliest_date"] >= df["start_earliest_date"])
+        & (df["end_latest_date"] >= df["start_latest_date"])
+    )
+
+
+def _bounds_ordered(prefix: str) -> Callable[[pd.DataFrame], pd.Series]:
+    def check(df: pd.DataFrame) -> pd.Series:
+        early, late = df[f"{prefix}earliest_date"], df[f"{prefix}latest_date"]
+        return early.isna() | late.isna() | (early <= late)
+
+    check.__name__ = f"{prefix or 'date_'}bounds_ordered"
+    return check
+
+
+def _end_fields_consistent(df: pd.DataFrame) -> pd.Series:
+    """An ongoing block has no end precision; an ended one has one."""
+    return df["end_date"].isna() == df["end_precision"].isna()
+
+
+@dataclass(frozen=True)
+class Table:
+    """A processed table: which fields, which key, which row checks.
+
+    Attributes:
+        name: Table name; the Parquet file is `<name>.parquet`.
+        description: One paragraph for the datasheet.
+        columns: Field names in output order.
+        primary_key: Columns that identify a row (unique, non-null).
+        required: Columns that may never be null (primary key columns are implied).
+        row_checks: Named dataframe-level checks returning a boolean Series (True = valid).
+        sort_key: Output order; the primary key when empty.
+    """
+
+    name: str
+    description: str
+    columns: tuple[str, ...]
+    primary_key: tuple[str, ...]
+    required: tuple[str, ...] = ()
+    row_checks: tuple[Callable[[pd.DataFrame], pd.Series], ...] = field(default=())
+    sort_key: tuple[str, ...] = ()
+
+    @property
+    def order(self) -> list[str]:
+        """Columns to sort by before writing, so outputs are deterministic."""
+        return list(self.sort_key or self.primary_key)
+
+    @property
+    def non_null(self) -> set[str]:
+        """Columns that may not hold nulls."""
+        return set(self.primary_key) | set(self.required)
+
+
+TABLES: dict[str, Table] = {}
+
+
+def register_table(table: Table) -> Table:
+    """Add a table to the dictionary, checking every column is a known field."""
+    unknown = [c for c in table.columns if c not in FIELDS]
+    if unknown:
+        raise KeyError(f"table {table.name}: columns not in FIELDS: {unknown}")
+    TABLES[table.name] = table
+    return table
+
+
+register_table(
+    Table(
+        name="block_events",
+        description="One row per (service, blocking country, period): a government block of an "
+        "app or online service, with its dates at their reported precision and every source.",
+        columns=(
+            "event_id", "raw_event_id", "service_id", "service_name", "service_kind",
+            "operator_name", "operator_country", "blocking_country", "authority",
+            "start_date", "start_precision", "start_earliest_date", "start_latest_date",
+            "end_date", "end_precision", "end_earliest_date", "end_latest_date",
+            "scope", "is_implemented", "legal_basis", "confidence", "confidence_note", "notes",
+            "source_urls", "merged_from", "source_file", "source_lines",
+        ),
+        primary_key=("event_id",),
+        required=(
+            "raw_event_id", "service_id", "service_name", "blocking_country", "start_date",
+            "start_precision", "start_earliest_date", "start_latest_date", "scope",
+            "confidence", "source_urls", "merged_from", "source_file", "source_lines",
+        ),
+        row_checks=(
+            _end_not_before_start,
+            _bounds_ordered("start_"),
+            _bounds_ordered("end_"),
+            _end_fields_consistent,
+        ),
+    )
+)
+
+register_table(
+    Table(
+        name="mau",
+        description="Reported user figures of a service for a period and a place (the world or "
+        "one country), as integers with the source's qualifier and metric kept.",
+        columns=(
+            "service_id", "service_name", "period_end", "period_precision", "geo", "mau",
+            "mau_qualifier", "metric", "is_mau", "confidence", "notes", "source_urls",
+            "source_file", "source_line",
+        ),
+        primary_key=("service_id", "geo", "period_end", "metric", "source_line"),
+        required=("service_name", "period_precision", "is_mau", "confidence", "source_urls",
+                  "source_file"),
+    )
+)
+
+register_table(
+    Table(
+        name="diplomatic_events",
+        description="Dated bilateral events between a blocking country and another country "
+        "(usually the operator's home), with kind and sources.",
+        columns=(
+            "event_id", "date", "date_precision", "earliest_date", "latest_date", "country_a",
+            "country_b", "kind", "title", "notes", "related_block_event_ids", "confidence",
+            "confidence_note", "source_urls", "source_file", "source_line",
+        ),
+        primary_key=("event_id",),
+        required=("date", "date_precision", "earliest_date", "latest_date", "country_a",
+                  "country_b", "kind", "title", "confidence", "source_urls", "source_file",
+                  "source_line"),
+        row_checks=(_bounds_ordered(""),),
+        sort_key=("date", "country_a", "country_b", "event_id"),
+    )
+)
+
+register_table(
+    Table(
+        name="services",
+        description="The service reference table: canonical ids, aliases, operators, home "
+        "countries and domains.",
+        columns=(
+            "service_id", "service_name", "service_kind", "aliases", "operator_name",
+            "operator_country", "domains", "notes", "source_urls", "source_file", "source_line",
+        ),
+        primary_key=("service_id",),
+        required=("service_name", "service_kind", "source_file", "source_line"),
+    )
+)
+
+register_table(
+    Table(
+        name="rejects",
+        description="Every raw row that did not reach a processed table, with the reason.",
+        columns=("dataset", "source_file", "source_line", "stage", "reason_code", "detail",
+                 "raw_text"),
+        primary_key=(),
+        required=("dataset", "source_file", "stage", "reason_code", "detail"),
+        sort_key=("dataset", "source_file", "source_line", "stage", "reason_code", "detail"),
+    )
+)
+
+
+def arrow_schema(table: str) -> pa.Schema:
+    """Return the pyarrow schema of a table, with field descriptions as field metadata."""
+    spec = TABLES[table]
+    fields = []
+    for name in spec.columns:
+        f = FIELDS[name]
+        meta = {"description": f.description}
+        if f.unit:
+            meta["unit"] = f.unit
+        fields.append(pa.field(name, f.type, nullable=name not in spec.non_null, metadata=meta))
+    return pa.schema(fields)
+
+
+def _is_list_of_strings(series: pd.Series) -> pd.Series:
+    return series.map(
+        lambda v: v is None
+        or (isinstance(v, list | tuple) and all(isinstance(x, str) and x for x in v))
+    )
+
+
+def _column_checks(f: Field) -> list[pa_schema.Check]:
+    checks: list[pa_schema.Check] = []
+    if f.allowed is not None:
+        checks.append(pa_schema.Check.isin(list(f.allowed)))
+    if f.pattern is not None:
+        checks.append(pa_schema.Check.str_matches(f.pattern))
+    if f.minimum is not None:
+        checks.append(pa_schema.Check.ge(f.minimum))
+    if f.type == STRING_LIST:
+        checks.append(pa_schema.Check(_is_list_of_strings, element_wise=False,
+                                      name="list_of_nonempty_strings"))
+    if f.name == "source_urls":
+        checks.append(pa_schema.Check(
+            lambda s: s.map(lambda v: v is not None and len(v) > 0
+                            and all(pd.Series(list(v)).str.match(URL_PATTERN))),
+            name="at_least_one_http_url"))
+    return checks
+
+
+def pandera_schema(table: str) -> pa_schema.DataFrameSchema:
+    """Build the pandera schema that validates a processed table in memory.
+
+    Types are enforced when the frame is converted to Arrow; pandera checks what types cannot:
+    nulls, vocabularies, patterns, ranges, key uniqueness and cross-column rules.
+    """
+    spec = TABLES[table]
+    columns = {
+        name: pa_schema.Column(
+            dtype=None,
+            checks=_column_checks(FIELDS[name]),
+            nullable=name not in spec.non_null,
+            required=True,
+        )
+        for name in spec.columns
+    }
+    checks = [pa_schema.Check(fn, name=fn.__name__) for fn in spec.row_checks]
+    return pa_schema.DataFrameSchema(
+        columns=columns,
+        checks=checks,
+        unique=list(spec.primary_key) or None,
+        strict=True,
+        ordered=True,
+        name=table,
+    )
+
+
+def describe_tables() -> pd.DataFrame:
+    """Return the data dictionary as a tidy frame (table, column, type, unit, description)."""
+    rows = []
+    for spec in TABLES.values():
+        for name in spec.columns:
+            f = FIELDS[name]
+            rows.append(
+                {
+                    "table": spec.name,
+                    "column": name,
+                    "type": str(f.type),
+                    "unit": f.unit,
+                    "required": name in spec.non_null,
+                    "allowed": ", ".join(f.allowed) if f.allowed else None,
+                    "description": f.description,
+                }
+            )
+    return pd.DataFrame(rows)

@@ -1,0 +1,124 @@
+"""Curated bilateral diplomatic events (`data/raw/diplomatic_events.csv`).
+
+Published by the censorlab curators from foreign-ministry statements and news. Layout: UTF-8 CSV
+with a header: `date`, `date_precision`, `country_a` (the blocking side), `country_b` (usually
+the operator's home country), `kind` (dispute, summit, negotiation, state_visit, sanction,
+agreement, call), `title`, `notes`, `related_block_event_ids` (`;`-separated raw block ids),
+`source_url`, `confidence`.
+
+Quirks: rows have no id in the raw file; `event_id` is derived from the date, the dyad, the kind
+and a hash of the title, so it is stable across rebuilds and row order. The same event entered
+twice (same day, dyad, kind and title) is merged, keeping both sources.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+
+from censorlab.accounting import FileAccounting
+from censorlab.cleaning import (
+    assert_valid,
+    collect_urls,
+    mark_rejects,
+    parse_dates,
+    reject_invalid,
+    require_cells,
+    split_confidence,
+    split_list,
+    split_rejects,
+    start_marking,
+    strip_cells,
+)
+from censorlab.provenance import BuildContext, Provenance, SourceResult
+from censorlab.rawcsv import RawFile, read_delimited
+from censorlab.rejects import concat_rejects
+from censorlab.schema import TABLES
+
+PROVENANCE = Provenance(
+    name="diplomatic_events",
+    producer="censorlab curators",
+    url="data/raw/diplomatic_events.csv",
+    licence="CC BY 4.0 (compilation); facts from the cited pages",
+    description="Dated bilateral events (summits, negotiations, agreements, disputes, "
+    "sanctions) between blocking countries and operators' home countries.",
+)
+TABLE = "diplomatic_events"
+RAW_FILES = ("diplomatic_events.csv",)
+REQUIRED_COLUMNS = ("date", "date_precision", "country_a", "country_b", "kind", "title",
+                    "notes", "related_block_event_ids", "source_url", "confidence")
+ID_HASH_CHARS = 8
+
+
+def read_raw(path: Path, name: str | None = None) -> RawFile:
+    """Parse diplomatic_events.csv into string rows (no cleaning)."""
+    return read_delimited(path, dataset=TABLE, required_columns=REQUIRED_COLUMNS, name=name)
+
+
+def _resolve_countries(df: pd.DataFrame, context: BuildContext) -> pd.DataFrame:
+    out = df
+    for column in ("country_a", "country_b"):
+        codes = out[column].map(context.countries.resolve)
+        unknown = codes.isna() & out[column].notna()
+        out = mark_rejects(out.assign(**{column: codes}), unknown, "unknown-country",
+                           f"{column} not a known country: " + df[column].fillna(""))
+    return out
+
+
+def _derive_ids(df: pd.DataFrame) -> pd.DataFrame:
+    def event_id(row: pd.Series) -> str | None:
+        if row["earliest_date"] is pd.NaT or row["title"] is None:
+            return None
+        digest = hashlib.sha256(row["title"].encode()).hexdigest()[:ID_HASH_CHARS]
+        return (f"DIP-{row['earliest_date']:%Y-%m-%d}-{row['country_a']}-{row['country_b']}-"
+                f"{row['kind']}-{digest}")
+
+    ids = df.apply(event_id, axis=1) if len(df) else pd.Series(dtype=object)
+    return df.assign(event_id=ids)
+
+
+def _shape_output(df: pd.DataFrame) -> pd.DataFrame:
+    return df.assign(
+        date=df["earliest_date"],
+        related_block_event_ids=df["related_block_event_ids"].map(split_list),
+    )
+
+
+def _merge_duplicates(df: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for _, group in df.groupby("event_id", sort=False):
+        first = group.sort_values("source_line").iloc[0].to_dict()
+        first["source_urls"] = list(dict.fromkeys(u for us in group["source_urls"] for u in us))
+        first["related_block_event_ids"] = list(dict.fromkeys(
+            i for ids in group["related_block_event_ids"] for i in ids))
+        rows.append(first)
+    return pd.DataFrame(rows, columns=df.columns)
+
+
+def clean(raw: RawFile, context: BuildContext) -> SourceResult:
+    """Clean the diplomatic-event table."""
+    marked = (
+        raw.rows.pipe(start_marking)
+        .pipe(strip_cells, list(REQUIRED_COLUMNS))
+        .pipe(require_cells, ["date", "date_precision", "country_a", "country_b", "kind",
+                              "title"])
+        .pipe(_resolve_countries, context)
+        .pipe(parse_dates, "date", "date_precision", "")
+        .pipe(split_confidence)
+        .pipe(collect_urls, ["source_url"])
+        .pipe(_derive_ids)
+        .pipe(_shape_output)
+        .pipe(reject_invalid, TABLE)
+    )
+    accepted, rejects = split_rejects(marked, TABLE)
+    table = _merge_duplicates(accepted).pipe(assert_valid, TABLE)
+    all_rejects = concat_rejects([raw.rejects, rejects])
+    accounting = FileAccounting(
+        source_file=raw.name, sha256=context.sha256.get(raw.name, ""), dataset=TABLE,
+        rows_read=raw.rows_read, rows_clean=len(accepted), rows_rejected=len(all_rejects),
+        rows_merged=len(accepted) - len(table), rows_out=len(table),
+    )
+    return SourceResult(table=table[list(TABLES[TABLE].columns)].reset_index(drop=True),
+                        rejects=all_rejects, accounting=accounting.check())

@@ -1,0 +1,169 @@
+"""Curated user figures of services (`data/raw/mau.csv`).
+
+Published by the censorlab curators from company reports (Tencent's quarterly results for
+WeChat/Weixin and QQ), press releases and news. Layout: UTF-8 CSV with a header: `service`,
+`operator`, `period_end` (`YYYY-MM-DD`, `YYYY-MM` or `YYYY`; a quarter is written as its last
+month), `period_precision`, `mau_millions`, `scope` (`global`, an alpha-2 code, or `non-XX` for
+the world except XX), `metric_as_reported`, `source_url`, `confidence`, `notes`.
+
+Quirks: `mau_millions` is usually a bare number of millions but may carry a unit or qualifier
+(`1.2B`, `500M+`, `over 50 million[3]`, `29-40`); it is parsed by `censorlab.units` into users
+with the qualifier kept. An empty value is kept as a null figure (the notes say why) because the
+row still records that a source reported something. Metrics differ (MAU, registered users,
+reach): `is_mau` says which rows are monthly active users, by documented rules.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from censorlab.accounting import FileAccounting
+from censorlab.cleaning import (
+    assert_valid,
+    collect_urls,
+    mark_rejects,
+    parse_dates,
+    reject_invalid,
+    require_cells,
+    split_confidence,
+    split_rejects,
+    start_marking,
+    strip_cells,
+)
+from censorlab.provenance import BuildContext, Provenance, SourceResult
+from censorlab.rawcsv import RawFile, read_delimited
+from censorlab.rejects import concat_rejects
+from censorlab.schema import TABLES
+from censorlab.units import CountParseError, parse_user_count
+
+PROVENANCE = Provenance(
+    name="mau",
+    producer="censorlab curators (figures from Tencent, LINE, Meta, Telegram and news reports)",
+    url="data/raw/mau.csv",
+    licence="CC BY 4.0 (compilation); figures from the cited pages",
+    description="Monthly active users and other user counts of services, globally and per "
+    "country, with the metric as reported.",
+)
+TABLE = "mau"
+RAW_FILES = ("mau.csv",)
+REQUIRED_COLUMNS = ("service", "operator", "period_end", "period_precision", "mau_millions",
+                    "scope", "metric_as_reported", "source_url", "confidence", "notes")
+MILLION = 10**6
+MAU_METRIC = re.compile(
+    r"monthly active|\bMAU\b|active monthly|monthly users|within the last 30 days|every month",
+    re.IGNORECASE,
+)
+NOT_MAU_METRIC = re.compile(r"^(?:registered|users \(|users in|monthly reach)", re.IGNORECASE)
+DUPLICATE_KEY = ["service_id", "geo", "period_end", "metric", "mau", "mau_qualifier"]
+
+
+def read_raw(path: Path, name: str | None = None) -> RawFile:
+    """Parse mau.csv into string rows (no cleaning)."""
+    return read_delimited(path, dataset=TABLE, required_columns=REQUIRED_COLUMNS, name=name)
+
+
+def _resolve_service(df: pd.DataFrame, context: BuildContext) -> pd.DataFrame:
+    ids = df["service"].map(context.services.resolve)
+    out = df.assign(
+        service_id=ids,
+        service_name=ids.map(lambda i: context.services.info(i)["service_name"] if i else None),
+    )
+    return mark_rejects(out, ids.isna(), "unknown-service",
+                        "unknown service name: " + df["service"].fillna(""))
+
+
+def _resolve_geo(df: pd.DataFrame, context: BuildContext) -> pd.DataFrame:
+    def geo(scope: str | None) -> str | None:
+        if scope is None:
+            return None
+        if scope.strip().lower() in ("global", "world", "worldwide"):
+            return "WORLD"
+        if match := re.fullmatch(r"non-(.+)", scope.strip(), flags=re.IGNORECASE):
+            code = context.countries.resolve(match.group(1))
+            return f"WORLD_EX_{code}" if code else None
+        return context.countries.resolve(scope)
+
+    geos = df["scope"].map(geo)
+    return mark_rejects(df.assign(geo=geos), geos.isna(), "unknown-country",
+                        "scope is not global, a country or non-XX: " + df["scope"].fillna(""))
+
+
+def _parse_counts(df: pd.DataFrame) -> pd.DataFrame:
+    values, qualifiers, errors, notes = [], [], [], []
+    for text, note in zip(df["mau_millions"], df["notes"], strict=True):
+        value = qualifier = error = None
+        if text is not None:
+            try:
+                parsed = parse_user_count(text, MILLION)
+                value, qualifier = parsed.value, parsed.qualifier
+                if parsed.upper is not None:
+                    note = f"{note + ' | ' if note else ''}range as reported: {text}"
+                if parsed.had_footnote:
+                    note = f"{note + ' | ' if note else ''}footnote marker stripped from {text!r}"
+            except CountParseError as exc:
+                error = str(exc)
+        values.append(value)
+        qualifiers.append(qualifier)
+        errors.append(error)
+        notes.append(note)
+    error_series = pd.Series(errors, index=df.index, dtype=object)
+    out = df.assign(mau=pd.array(values, dtype="Int64"), mau_qualifier=qualifiers, notes=notes)
+    implausible = error_series.fillna("").str.contains("population")
+    out = mark_rejects(out, implausible, "implausible-value", "mau_millions: " + error_series)
+    return mark_rejects(out, error_series.notna(), "type-error", "mau_millions: " + error_series)
+
+
+def _classify_metric(df: pd.DataFrame) -> pd.DataFrame:
+    metric = df["metric_as_reported"].fillna("")
+    is_mau = metric.str.contains(MAU_METRIC) & ~metric.str.contains(NOT_MAU_METRIC)
+    return df.assign(metric=df["metric_as_reported"], is_mau=is_mau.astype("boolean"))
+
+
+def _shape_output(df: pd.DataFrame) -> pd.DataFrame:
+    return df.assign(period_end=df["period_latest_date"], period_precision=df["period_precision"])
+
+
+def _merge_duplicates(df: pd.DataFrame) -> pd.DataFrame:
+    """The same figure for the same service, place, period and metric from two rows is one fact.
+
+    Different figures for one period are kept apart: sources disagree, and that is data.
+    """
+    key = pd.Series(["|".join(map(str, values)) for values in
+                     df[DUPLICATE_KEY].itertuples(index=False)], index=df.index)
+    rows = []
+    for _, group in df.groupby(key, sort=False):
+        first = group.sort_values("source_line").iloc[0].to_dict()
+        first["source_urls"] = list(dict.fromkeys(u for us in group["source_urls"] for u in us))
+        rows.append(first)
+    return pd.DataFrame(rows, columns=df.columns)
+
+
+def clean(raw: RawFile, context: BuildContext) -> SourceResult:
+    """Clean the user-figure table."""
+    marked = (
+        raw.rows.pipe(start_marking)
+        .pipe(strip_cells, list(REQUIRED_COLUMNS))
+        .pipe(require_cells, ["service", "period_end", "period_precision", "scope"])
+        .pipe(_resolve_service, context)
+        .pipe(_resolve_geo, context)
+        .pipe(parse_dates, "period_end", "period_precision", "period_")
+        .pipe(_parse_counts)
+        .pipe(split_confidence)
+        .pipe(collect_urls, ["source_url"])
+        .pipe(_classify_metric)
+        .pipe(_shape_output)
+        .pipe(reject_invalid, TABLE)
+    )
+    accepted, rejects = split_rejects(marked, TABLE)
+    table = _merge_duplicates(accepted).pipe(assert_valid, TABLE)
+    all_rejects = concat_rejects([raw.rejects, rejects])
+    accounting = FileAccounting(
+        source_file=raw.name, sha256=context.sha256.get(raw.name, ""), dataset=TABLE,
+        rows_read=raw.rows_read, rows_clean=len(accepted), rows_rejected=len(all_rejects),
+        rows_merged=len(accepted) - len(table), rows_out=len(table),
+    )
+    return SourceResult(table=table[list(TABLES[TABLE].columns)].reset_index(drop=True),
+                        rejects=all_rejects, accounting=accounting.check())

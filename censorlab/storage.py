@@ -1,0 +1,249 @@
+"""Writing and reading processed tables: atomic, deterministic, self-describing Parquet.
+
+* Atomic: a table is written to a temporary file in the target directory, flushed and fsynced,
+  then moved over the old file with `os.replace`; a crash at any point leaves the previous
+  file whole.
+* Deterministic: rows are sorted by the table's key and cast to the schema's Arrow types; the
+  content hash is computed from values, not bytes (Parquet bytes differ across library
+  versions, arrow #40202), and does not depend on row order.
+* Self-describing: the Parquet schema metadata holds a `censorlab` JSON entry with the inputs and
+  their sha256, package and schema versions, row accounting and the content hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from censorlab.errors import CensorlabError
+from censorlab.schema import FIELDS, SCHEMA_VERSION, TABLES, arrow_schema
+
+METADATA_KEY = b"censorlab"
+NULL_SENTINEL = "\x00null"
+LIST_SEPARATOR = "\x1f"
+PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 3, "write_statistics": True}
+
+
+class CorruptOutputError(CensorlabError):
+    """A processed file cannot be read back as Parquet."""
+
+
+def _package_version() -> str:
+    from censorlab import __version__
+
+    return __version__
+
+
+def _to_arrow_array(series: pd.Series, arrow_type: pa.DataType) -> pa.Array:
+    if pa.types.is_date32(arrow_type):
+        values = pd.to_datetime(series).to_numpy(dtype="datetime64[D]")
+        return pa.array(values, type=pa.date32(), from_pandas=True)
+    if pa.types.is_timestamp(arrow_type):
+        values = pd.to_datetime(series, utc=True)
+        return pa.array(values, type=arrow_type, from_pandas=True)
+    if pa.types.is_list(arrow_type):
+        values = [None if v is None or (not isinstance(v, list | tuple | np.ndarray)
+                                        and pd.isna(v)) else list(v) for v in series]
+        return pa.array(values, type=arrow_type)
+    if pa.types.is_integer(arrow_type):
+        return pa.array(pd.array(series, dtype="Int64"), type=arrow_type, from_pandas=True)
+    if pa.types.is_boolean(arrow_type):
+        return pa.array(pd.array(series, dtype="boolean"), type=arrow_type, from_pandas=True)
+    values = [None if v is None or (not isinstance(v, str) and pd.isna(v)) else v
+              for v in series]
+    return pa.array(values, type=arrow_type)
+
+
+def to_arrow(df: pd.DataFrame, table: str) -> pa.Table:
+    """Sort a frame by the table's key and convert it to the table's exact Arrow schema."""
+    spec = TABLES[table]
+    schema = arrow_schema(table)
+    ordered = df.sort_values(spec.order, kind="mergesort", na_position="first") if len(
+        df) and spec.order else df
+    ordered = ordered.reset_index(drop=True)
+    arrays = [_to_arrow_array(ordered[f.name], f.type) for f in schema]
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _canonical_strings(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    arrow_type = column.type
+    if pa.types.is_list(arrow_type):
+        as_strings = pc.cast(column, pa.list_(pa.string()))
+        joined = pc.binary_join(as_strings, LIST_SEPARATOR)
+        return pc.fill_null(joined, NULL_SENTINEL)
+    return pc.fill_null(pc.cast(column, pa.string()), NULL_SENTINEL)
+
+
+def row_hashes(table: pa.Table) -> np.ndarray:
+    """Return one stable 64-bit hash per row, from the values of every column.
+
+    Values are rendered as canonical strings (nulls and list boundaries marked), so the hash does
+    not depend on chunking, Parquet encoding or the library that produced the Arrow table.
+    """
+    if table.num_rows == 0:
+        return np.zeros(0, dtype=np.uint64)
+    frame = pd.DataFrame(
+        {name: np.asarray(_canonical_strings(table[name]).to_pylist(), dtype=object)
+         for name in table.column_names}
+    )
+    return pd.util.hash_pandas_object(frame, index=False).to_numpy(dtype=np.uint64)
+
+
+def _type_name(arrow_type: pa.DataType) -> str:
+    # Parquet renames a list's item field to "element"; the name is not part of the content.
+    if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type):
+        return f"list<{_type_name(arrow_type.value_type)}>"
+    return str(arrow_type)
+
+
+def schema_signature(schema: pa.Schema) -> str:
+    """Describe column names and types (not metadata or nullability) for hashing."""
+    return ";".join(f"{f.name}:{_type_name(f.type)}" for f in schema)
+
+
+def content_hash(table: pa.Table) -> str:
+    """Hash a table's schema and values, independent of row order and file bytes."""
+    digest = hashlib.sha256(schema_signature(table.schema).encode())
+    digest.update(np.sort(row_hashes(table)).tobytes())
+    return "sha256:" + digest.hexdigest()
+
+
+def frame_content_hash(df: pd.DataFrame, table: str) -> str:
+    """Content hash of a frame as it would be written for `table`."""
+    return content_hash(to_arrow(df, table))
+
+
+def _fsync_directory(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def atomic_path(target: Path) -> Iterator[Path]:
+    """Yield a temporary path beside `target`; move it over `target` only on success.
+
+    The temporary file lives in the same directory so `os.replace` is an atomic rename on the
+    same filesystem; on any exception it is removed and `target` is untouched.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+        _fsync_directory(target.parent)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(target: Path, text: str) -> None:
+    """Write a text file atomically (UTF-8, newline-terminated)."""
+    with atomic_path(target) as tmp:
+        tmp.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+
+
+def write_table(df: pd.DataFrame, out_dir: Path, table: str, provenance: dict) -> dict:
+    """Write a processed table atomically as `<out_dir>/<table>.parquet`.
+
+    Args:
+        df: Rows conforming to `schema.TABLES[table]`.
+        out_dir: Output directory.
+        table: Table name.
+        provenance: JSON-serialisable facts stored in the schema metadata (inputs, accounting,
+            as_of). Package and schema versions, row count and content hash are added here.
+
+    Returns:
+        Summary for the manifest: path, rows, content_hash.
+    """
+    arrow_table = to_arrow(df, table)
+    digest = content_hash(arrow_table)
+    meta = {
+        "table": table,
+        "package_version": _package_version(),
+        "schema_version": SCHEMA_VERSION,
+        "rows": arrow_table.num_rows,
+        "content_hash": digest,
+        **provenance,
+    }
+    schema_meta = dict(arrow_table.schema.metadata or {})
+    schema_meta[METADATA_KEY] = json.dumps(meta, sort_keys=True, default=str).encode()
+    arrow_table = arrow_table.replace_schema_metadata(schema_meta)
+    target = Path(out_dir) / f"{table}.parquet"
+    with atomic_path(target) as tmp:
+        pq.write_table(arrow_table, tmp, **PARQUET_OPTIONS)
+    return {"path": target.name, "rows": arrow_table.num_rows, "content_hash": digest}
+
+
+def read_arrow(path: Path) -> pa.Table:
+    """Read a Parquet file, turning any decoding failure into CorruptOutputError."""
+    try:
+        return pq.read_table(path)
+    except (OSError, pa.ArrowException) as exc:
+        raise CorruptOutputError(f"{path}: not a readable Parquet file ({exc})") from exc
+
+
+def read_provenance(path: Path) -> dict:
+    """Return the `censorlab` metadata stored in a Parquet file's schema."""
+    try:
+        schema = pq.read_schema(path)
+    except (OSError, pa.ArrowException) as exc:
+        raise CorruptOutputError(f"{path}: not a readable Parquet file ({exc})") from exc
+    raw = (schema.metadata or {}).get(METADATA_KEY)
+    if raw is None:
+        raise CorruptOutputError(f"{path}: no censorlab provenance in the schema metadata")
+    return json.loads(raw)
+
+
+def _types_mapper(arrow_type: pa.DataType):
+    if pa.types.is_integer(arrow_type):
+        return pd.Int64Dtype()
+    if pa.types.is_boolean(arrow_type):
+        return pd.BooleanDtype()
+    return None
+
+
+def arrow_to_frame(arrow_table: pa.Table) -> pd.DataFrame:
+    """Convert a processed Arrow table to pandas the same way everywhere.
+
+    Dates become `datetime64`, nullable integers `Int64`, booleans `boolean`, and list cells
+    plain Python lists (easier to work with in notebooks than numpy arrays).
+    """
+    df = arrow_table.to_pandas(date_as_object=False, types_mapper=_types_mapper)
+    for name in arrow_table.column_names:
+        if pa.types.is_list(arrow_table.schema.field(name).type):
+            df[name] = [None if v is None else list(v) for v in df[name]]
+    return df
+
+
+def read_frame(path: Path) -> pd.DataFrame:
+    """Read a processed Parquet file into pandas (see `arrow_to_frame`)."""
+    return arrow_to_frame(read_arrow(path))
+
+
+def field_description(name: str) -> str:
+    """Return the data-dictionary description of a column (for notebooks and docs)."""
+    return FIELDS[name].description
