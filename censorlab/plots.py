@@ -57,9 +57,10 @@ def _as_datetime(values: pd.Series) -> pd.Series:
     return pd.to_datetime(values).astype("datetime64[ns]")
 
 
-def _hue_colours(levels: Sequence[object]) -> dict[object, str]:
+def _hue_colours(levels: Sequence[object], offset: int = 0) -> dict[object, str]:
+    """Map levels to the style's colour cycle; ``offset`` skips colours already in use."""
     cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    return {level: cycle[i % len(cycle)] for i, level in enumerate(levels)}
+    return {level: cycle[(i + offset) % len(cycle)] for i, level in enumerate(levels)}
 
 
 def plot_block_timeline(
@@ -124,7 +125,7 @@ def plot_block_timeline(
         _mark_events(ax, events, event_date, event_kind, event_label)
     ax.xaxis_date()
     ax.set_xlabel("date")
-    ax.legend(loc="best")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return ax
 
 
@@ -132,11 +133,12 @@ def _mark_events(ax: Axes, events: pd.DataFrame, date: str, kind: str, label: st
     dates = _as_datetime(events[date])
     kinds = events[kind].astype(str)
     top = ax.get_ylim()[1]
-    colours = _hue_colours(sorted(kinds.unique()))
+    colours = _hue_colours(sorted(kinds.unique()), offset=1)  # colour 0 is the block bars
     for kind_name in sorted(kinds.unique()):
         selected = kinds == kind_name
         x = mdates.date2num(dates[selected])
-        ax.vlines(x, *ax.get_ylim(), colors=colours[kind_name], linewidth=0.8, alpha=0.6)
+        for x_value in x:
+            ax.axvline(x_value, color=colours[kind_name], linewidth=0.8, alpha=0.6)
         ax.scatter(
             x,
             np.full(len(x), top),

@@ -189,6 +189,42 @@ _FIELD_LIST = [
 FIELDS: dict[str, Field] = {f.name: f for f in _FIELD_LIST}
 
 # --- measurement tables (OONI, aggregation API): fields added here -------------------------
+VERDICT_TESTS = ("whatsapp", "telegram", "facebook_messenger", "signal", "web_connectivity")
+FIELDS.update({f.name: f for f in [
+    Field("measurement_uid", STRING, "OONI's measurement_uid, or (when the raw line has none) "
+          "'h' + the first 31 hex digits of sha256(report_id|input|measurement_start_time)."),
+    Field("measurement_start_time", TIMESTAMP, "When the probe started the measurement (UTC); "
+          "the only source of a measurement's date."),
+    Field("measurement_month", STRING, "YYYY-MM of measurement_start_time (partition key).",
+          pattern=r"^\d{4}-\d{2}$"),
+    Field("measurement_start_day", DATE, "UTC day (or first day of the time grain) of the "
+          "aggregated measurements."),
+    Field("probe_cc", STRING, "ISO 3166-1 alpha-2 country of the probe.", pattern=ALPHA2_PATTERN),
+    Field("probe_asn", INT, "Autonomous system number of the probe's network (AS prefix "
+          "dropped).", minimum=1),
+    Field("test_name", STRING, "OONI test (nettest) name."),
+    Field("test_version", STRING, "Version of the test that produced the measurement (N.N.N)."),
+    Field("input", STRING, "The URL or host measured (web_connectivity); null for the IM tests."),
+    Field("report_id", STRING, "OONI report the measurement belongs to."),
+    Field("verdict", STRING, "censorlab's reading of the test keys: ok, blocked or failure "
+          "(the measurement cannot tell).", allowed=VERDICTS),
+    Field("verdict_rule", STRING, "Which test keys decided the verdict, e.g. "
+          "telegram:tcp_blocking (rules in censorlab.sources.ooni)."),
+    Field("software_name", STRING, "Probe software (censorlab-simulator marks synthetic data)."),
+    Field("software_version", STRING, "Version of the probe software."),
+    Field("domain", STRING, "Domain axis of an aggregation query."),
+    Field("category_code", STRING, "Citizen Lab test-list category axis of an aggregation "
+          "query."),
+    Field("anomaly_count", INT, "Measurements flagged anomalous but not confirmed and not "
+          "failed.", unit="measurements", minimum=0),
+    Field("confirmed_count", INT, "Measurements with confirmed blocking (not failed).",
+          unit="measurements", minimum=0),
+    Field("failure_count", INT, "Measurements that failed.", unit="measurements", minimum=0),
+    Field("ok_count", INT, "Measurements neither anomalous, confirmed nor failed.",
+          unit="measurements", minimum=0),
+    Field("measurement_count", INT, "All measurements in the cell (= anomaly + confirmed + "
+          "failure + ok).", unit="measurements", minimum=0),
+]})
 # --- end of measurement tables -------------------------------------------------------------
 
 # --- downloaded-format tables (STOP, GDELT, registry): fields added here -------------------
@@ -351,6 +387,48 @@ register_table(
         sort_key=("dataset", "source_file", "source_line", "stage", "reason_code", "detail"),
     )
 )
+
+# --- measurement tables (OONI, aggregation API): registered here, fields above ----------------
+register_table(
+    Table(
+        name="ooni_measurements",
+        description="One row per OONI measurement of the whatsapp, telegram, "
+        "facebook_messenger, signal and web_connectivity tests, with censorlab's verdict and "
+        "the rule that decided it. Written as a hive-partitioned dataset "
+        "(test_name=…/measurement_month=…).",
+        columns=(
+            "measurement_uid", "measurement_start_time", "measurement_month", "probe_cc",
+            "probe_asn", "test_name", "test_version", "input", "report_id", "service_id",
+            "verdict", "verdict_rule", "software_name", "software_version", "source_file",
+            "source_line",
+        ),
+        primary_key=("measurement_uid",),
+        required=("measurement_start_time", "measurement_month", "probe_cc", "probe_asn",
+                  "test_name", "test_version", "report_id", "verdict", "verdict_rule",
+                  "source_file", "source_line"),
+        sort_key=("test_name", "measurement_month", "measurement_start_time",
+                  "measurement_uid"),
+    )
+)
+
+register_table(
+    Table(
+        name="ooni_aggregate",
+        description="Counts from OONI's aggregation API (CSV): one row per combination of the "
+        "query's axes, with the five counters.",
+        columns=(
+            "measurement_start_day", "probe_cc", "probe_asn", "test_name", "domain", "input",
+            "category_code", "anomaly_count", "confirmed_count", "failure_count", "ok_count",
+            "measurement_count", "source_file", "source_line",
+        ),
+        primary_key=("source_file", "source_line"),
+        required=("anomaly_count", "confirmed_count", "failure_count", "ok_count",
+                  "measurement_count"),
+        sort_key=("source_file", "measurement_start_day", "probe_cc", "probe_asn", "test_name",
+                  "domain", "input", "category_code", "source_line"),
+    )
+)
+# --- end of measurement tables (registered) ---------------------------------------------------
 
 
 def arrow_schema(table: str) -> pa.Schema:

@@ -13,6 +13,7 @@ from scipy import optimize, stats
 from censorlab.analysis.survival import (
     encode_covariates,
     estimate_km,
+    estimate_survival_at,
     fit_cox,
     fit_cox_across_bounds,
     run_logrank_test,
@@ -207,3 +208,21 @@ def test_cox_across_bounds_stacks_point_low_high(blocks):
     table = fit_cox_across_bounds(blocks, covariates=["has_diplomatic_contact"])
     assert table["duration_bound"].tolist() == ["point", "low", "high"]
     assert table.columns[0] == "duration_bound"
+
+
+def test_survival_at_reads_the_km_curve(blocks):
+    table = estimate_survival_at(blocks, times=[0, 10, 10_000])
+    hand = hand_km(blocks["duration_days"].to_numpy(), blocks["observed"].to_numpy(int))
+    assert table["survival"].iloc[0] == 1.0
+    assert table["survival"].iloc[1] == pytest.approx(
+        hand.loc[hand["time"] <= 10, "survival"].iloc[-1]
+    )
+    assert np.isnan(table["survival"].iloc[2])
+
+
+def test_cluster_robust_errors_change_se_not_coefficients(blocks):
+    clustered = blocks.assign(decision=[f"D{i // 3}" for i in range(len(blocks))])
+    plain = fit_cox(clustered, covariates=["has_diplomatic_contact"])
+    robust = fit_cox(clustered, covariates=["has_diplomatic_contact"], cluster="decision")
+    assert robust["coef"].iloc[0] == pytest.approx(plain["coef"].iloc[0])
+    assert robust["se"].iloc[0] != pytest.approx(plain["se"].iloc[0])

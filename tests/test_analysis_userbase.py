@@ -15,8 +15,14 @@ from censorlab.analysis.userbase import (
 def _blocks() -> pd.DataFrame:
     return pd.DataFrame(
         {
-            "event_id": ["RU-2017-WECHAT", "RU-2018-TELEGRAM", "RU-2016-LINKEDIN", "RU-2017-ZELLO",
-                         "IN-2020-TIKTOK", "XX-NONE"],
+            "event_id": [
+                "RU-2017-WECHAT",
+                "RU-2018-TELEGRAM",
+                "RU-2016-LINKEDIN",
+                "RU-2017-ZELLO",
+                "IN-2020-TIKTOK",
+                "XX-NONE",
+            ],
             "service_id": ["wechat", "telegram", "linkedin", "zello", "tiktok", "nothing"],
             "service_name": ["WeChat", "Telegram", "LinkedIn", "Zello", "TikTok", "Nothing"],
             "blocking_country": ["RU", "RU", "RU", "RU", "IN", "RU"],
@@ -41,8 +47,15 @@ def _mau() -> pd.DataFrame:
     ]
     frame = pd.DataFrame(
         rows,
-        columns=["service_id", "service_name", "period_end", "period_precision", "geo", "mau",
-                 "is_mau"],
+        columns=[
+            "service_id",
+            "service_name",
+            "period_end",
+            "period_precision",
+            "geo",
+            "mau",
+            "is_mau",
+        ],
     )
     return frame.assign(
         period_end=pd.to_datetime(frame["period_end"]).dt.date,

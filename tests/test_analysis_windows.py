@@ -52,8 +52,9 @@ def test_events_near_each_block_start_and_end():
 
 
 def test_dyad_matches_in_either_order_and_window_is_inclusive():
-    diplomacy = _diplomacy().assign(country_a=["CN", "RU", "RU", "RU", "CN"],
-                                    country_b=["RU", "CN", "JP", "CN", "IN"])
+    diplomacy = _diplomacy().assign(
+        country_a=["CN", "RU", "RU", "RU", "CN"], country_b=["RU", "CN", "JP", "CN", "IN"]
+    )
     pairs = find_events_near_blocks(_blocks(), diplomacy, window_days=14)
     tiktok = pairs.loc[pairs["event_id"] == "IN-2020-TIKTOK"]
     assert tiktok["days_from_anchor"].tolist() == [-14]
@@ -61,7 +62,8 @@ def test_dyad_matches_in_either_order_and_window_is_inclusive():
 
 def test_blocks_near_each_diplomatic_event():
     near = find_blocks_near_events(_diplomacy(), _blocks(), window_days=7)
-    assert near[["diplomatic_event_id", "event_id", "anchor", "days_from_event"]].values.tolist() == [
+    columns = ["diplomatic_event_id", "event_id", "anchor", "days_from_event"]
+    assert near[columns].values.tolist() == [
         ["D3", "RU-2017-LINE", "start", 5],
         ["D2", "RU-2017-WECHAT", "end", -3],
     ]

@@ -53,9 +53,7 @@ def test_style_is_colour_blind_cycle():
 
 def test_timeline_draws_one_bar_per_block_plus_hatched_ongoing(blocks, events):
     fig, ax = plt.subplots()
-    returned = plots.plot_block_timeline(
-        data=blocks, as_of="2017-06-30", events=events, ax=ax
-    )
+    returned = plots.plot_block_timeline(data=blocks, as_of="2017-06-30", events=events, ax=ax)
     assert returned is ax
     labels = [tick.get_text() for tick in ax.get_yticklabels()]
     assert labels == ["WeChat", "LINE", "BBM"]
@@ -114,7 +112,8 @@ def test_save_figure_writes_byte_identical_pdf_and_png(tmp_path, blocks):
     second = plots.save_figure(fig, "timeline", figures_dir=tmp_path / "b")
     assert [path.suffix for path in first] == [".pdf", ".png"]
     for one, two in zip(first, second, strict=True):
-        assert hashlib.sha256(one.read_bytes()).digest() == hashlib.sha256(two.read_bytes()).digest()
+        digest = hashlib.sha256
+        assert digest(one.read_bytes()).digest() == digest(two.read_bytes()).digest()
     pdf = first[0].read_bytes()
     assert b"CreationDate" not in pdf and b"Matplotlib" not in pdf
     assert b"matplotlib" not in first[1].read_bytes().lower()[:4096]

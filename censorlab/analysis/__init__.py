@@ -12,6 +12,7 @@ from censorlab.analysis.covariates import (
     classify_authority,
     flag_diplomatic_contact,
     group_operator_home,
+    pool_rare_levels,
 )
 from censorlab.analysis.durations import (
     compute_block_durations,
@@ -20,6 +21,7 @@ from censorlab.analysis.durations import (
 )
 from censorlab.analysis.survival import (
     estimate_km,
+    estimate_survival_at,
     fit_cox,
     fit_cox_across_bounds,
     run_logrank_across_bounds,
@@ -49,6 +51,7 @@ __all__ = [
     "compare_with_placebo",
     "compute_block_durations",
     "estimate_km",
+    "estimate_survival_at",
     "estimate_users_exposed",
     "find_blocks_near_events",
     "find_events_near_blocks",
@@ -57,6 +60,7 @@ __all__ = [
     "flag_diplomatic_contact",
     "group_operator_home",
     "lookup_mau_at_start",
+    "pool_rare_levels",
     "rank_blocks_by_exposure",
     "run_logrank_across_bounds",
     "run_logrank_test",

@@ -272,6 +272,30 @@ def group_operator_home(blocks: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def pool_rare_levels(
+    frame: pd.DataFrame, column: str, min_count: int, other: str = OPERATOR_HOME_OTHER
+) -> pd.DataFrame:
+    """Replace levels of ``column`` seen fewer than ``min_count`` times with ``other``.
+
+    A level with two blocks gives a hazard ratio with an infinite interval; pooling keeps
+    the model estimable and says so in the level name.
+
+    Args:
+        frame: Any table.
+        column: A categorical/text column.
+        min_count: Minimum number of rows a level needs to stay separate.
+        other: Name of the pooled level.
+
+    Returns:
+        A copy with the column pooled.
+    """
+    counts = frame[column].value_counts()
+    rare = set(counts[counts < min_count].index)
+    if rare:
+        logger.info("Pooled %s levels %s into %r", column, sorted(rare), other)
+    return frame.assign(**{column: frame[column].where(~frame[column].isin(rare), other)})
+
+
 def add_block_covariates(
     blocks: pd.DataFrame,
     diplomatic_events: pd.DataFrame,

@@ -190,6 +190,54 @@ def summarise_km(
     return pd.DataFrame(rows)
 
 
+def estimate_survival_at(
+    data: pd.DataFrame,
+    times: Sequence[float],
+    duration: str = "duration_days",
+    observed: str = "observed",
+    group: str | None = None,
+    alpha: float = DEFAULT_ALPHA,
+) -> pd.DataFrame:
+    """Share of blocks still in place at given times (KM value with its CI), per group.
+
+    Useful when the median is not reached: "x % of blocks were still in place after a
+    year" is defined whatever the censoring.
+
+    Args:
+        data: One row per block.
+        times: Days since block start at which to read the curve.
+        duration: Column of durations in days.
+        observed: Event flag column.
+        group: Optional grouping column.
+        alpha: 1 - confidence level.
+
+    Returns:
+        ``group, time, n_at_risk, survival, ci_low, ci_high``; survival is NaN after the
+        group's last observed time.
+    """
+    curves = estimate_km(data, duration, observed, group, alpha)
+    complete = _complete_cases(data, [duration, observed])
+    labels = _group_labels(complete, group)
+    rows = []
+    for label, curve in curves.groupby("group", sort=True):
+        last_time = complete.loc[labels == label, duration].max()
+        for time in times:
+            step = curve.loc[curve["time"] <= time].iloc[-1]
+            at_risk = int((complete.loc[labels == label, duration] >= time).sum())
+            beyond = time > last_time
+            rows.append(
+                {
+                    "group": label,
+                    "time": float(time),
+                    "n_at_risk": at_risk,
+                    "survival": np.nan if beyond else step["survival"],
+                    "ci_low": np.nan if beyond else step["ci_low"],
+                    "ci_high": np.nan if beyond else step["ci_high"],
+                }
+            )
+    return pd.DataFrame(rows)
+
+
 def run_logrank_test(
     data: pd.DataFrame,
     duration: str = "duration_days",
@@ -276,6 +324,7 @@ def fit_cox(
     reference_levels: dict | None = None,
     ties: str = "breslow",
     alpha: float = DEFAULT_ALPHA,
+    cluster: str | None = None,
 ) -> pd.DataFrame:
     """Fit a Cox proportional-hazards model and return one tidy row per coefficient.
 
@@ -291,13 +340,18 @@ def fit_cox(
         reference_levels: Baselines for text covariates.
         ties: Handling of tied times, ``"breslow"`` (default) or ``"efron"``.
         alpha: 1 - confidence level.
+        cluster: Optional column of cluster labels (e.g. ``raw_event_id``: one source row
+            that named several services is one decision, not several independent ones);
+            when given, standard errors are cluster-robust (statsmodels' sandwich).
 
     Returns:
         ``term, coef, se, hazard_ratio, hr_ci_low, hr_ci_high, p_value, n, n_events,
         events_per_parameter``. A warning is logged when events per parameter fall below
         ``MIN_EVENTS_PER_PARAMETER``.
     """
-    complete = _complete_cases(data, [duration, observed, *covariates])
+    complete = _complete_cases(
+        data, [duration, observed, *covariates, *([cluster] if cluster else [])]
+    )
     design = encode_covariates(complete, covariates, reference_levels)
     design = design.loc[:, design.std(ddof=0) > 0]
     status = complete[observed].astype(bool).to_numpy(int)
@@ -310,7 +364,8 @@ def fit_cox(
             MIN_EVENTS_PER_PARAMETER,
         )
     model = PHReg(complete[duration].to_numpy(float), design.to_numpy(), status=status, ties=ties)
-    result = model.fit()
+    groups = None if cluster is None else complete[cluster].astype(str).to_numpy()
+    result = model.fit(groups=groups)
     ci = np.asarray(result.conf_int(alpha=alpha))
     coef = np.asarray(result.params)
     return pd.DataFrame(

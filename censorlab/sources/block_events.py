@@ -226,8 +226,8 @@ def _combine_rows(group: pd.DataFrame) -> dict:
 def _merge_same_blocks(df: pd.DataFrame) -> pd.DataFrame:
     if df.empty:
         return df
-    labelled = df.assign(_period=df.groupby(MERGE_KEY, group_keys=False)
-                         .apply(_interval_groups, include_groups=False))
+    periods = pd.concat([_interval_groups(group) for _, group in df.groupby(MERGE_KEY)])
+    labelled = df.assign(_period=periods.reindex(df.index))
     merged = [
         _combine_rows(group)
         for _, group in labelled.groupby([*MERGE_KEY, "_period"], sort=True)

@@ -1,0 +1,1213 @@
+"""OONI raw measurements (JSONL) -> one row per measurement with a verdict.
+
+Who publishes it: the Open Observatory of Network Interference (OONI). Volunteers run OONI Probe;
+every measurement is published as JSON, one per line, in gzip-compressed JSONL files of the
+public S3 bucket ``ooni-data-eu-fra``, laid out as
+``raw/<YYYYMMDD>/<HH>/<CC>/<testname>/<...>.jsonl.gz`` (``censorlab fetch ooni`` downloads
+from the API into plain per-day files of the same JSONL format). Base keys follow
+``ooni/spec`` ``data-formats/df-000-base.md``; the ``test_keys`` of each test follow its
+``nettests/ts-*.md`` spec.
+
+Layout of one line (trimmed)::
+
+    {"measurement_start_time": "2022-12-07 10:51:55", "probe_cc": "IT", "probe_asn": "AS30722",
+     "report_id": "...", "input": null, "test_name": "telegram", "test_version": "0.3.0",
+     "software_name": "miniooni", "software_version": "3.17.0-alpha",
+     "test_keys": {"telegram_tcp_blocking": false, ...}, ...}
+
+Known quirks (each handled, none silently):
+
+* ``probe_cc = "ZZ"`` / ``probe_asn = "AS0"``: the probe withheld its location (or ASN lookup
+  failed, OONI's 2020 ASN incident); rejected as ``withheld-probe``.
+* The same measurement can be published twice (re-uploaded reports): same ``measurement_uid``.
+  Duplicates are REJECTED with ``duplicate-row`` (not merged): the first copy in
+  (source_file, source_line) order is kept and the reject detail names it. So per file
+  ``rows_read == rows_clean + rows_rejected`` and ``rows_clean == rows_out`` (rows_merged = 0).
+* A file cut during upload ends in a partial line: ``truncated-line``; any other line that is
+  not a JSON object: ``invalid-json``. A cut gzip stream stops the whole file (RawFileError) and
+  nothing of that file is written.
+* ``test_keys`` null or absent: ``no-test-keys``.
+* facebook_messenger used hyphens (``facebook-tcp-blocking``) up to test_version 0.3.0 and
+  underscores from 0.4.0 (ts-019): the version-appropriate spelling is read first, the other as a
+  fallback.
+* Some producers wrote booleans as 0/1: such values are read as booleans (REPAIR). Any other
+  type in a key the verdict depends on is rejected as ``type-error``.
+* Timestamps are UTC strings ``YYYY-MM-DD HH:MM:SS`` without a zone; the date always comes from
+  ``measurement_start_time``, never from the file path. Impossible dates (``2017-02-30``) are
+  rejected as ``type-error`` -- not rolled over to March as Arrow's parser would do.
+* Lines that are blank are not rows (not counted, not rejected).
+
+Verdict rules (the ``verdict_rule`` column names the keys that decided; ``failure`` means the
+measurement cannot say, never "not blocked"):
+
+* whatsapp (ts-018, spec 2020-07-09-001): ``blocked`` if any of ``whatsapp_endpoints_status``,
+  ``registration_server_status``, ``whatsapp_web_status`` is ``"blocked"`` (rule lists them,
+  e.g. ``whatsapp:endpoints_status+web_status``); ``ok`` if all three are ``"ok"``; else
+  ``failure`` (``whatsapp:status_missing``).
+* telegram (ts-020, 2022-12-07-001): ``blocked`` if ``telegram_tcp_blocking`` or
+  ``telegram_http_blocking`` is true or ``telegram_web_status`` is ``"blocked"``
+  (``telegram:tcp_blocking``...); ``ok`` if both blocking flags are false and the web status is
+  not blocked; else ``failure`` (``telegram:flags_missing``).
+* facebook_messenger (ts-019, 2016-10-25-001): ``blocked`` if ``facebook_tcp_blocking`` or
+  ``facebook_dns_blocking`` is true; ``ok`` if both false; else ``failure``.
+* signal (ts-029, 2021-02-15-001): ``blocked``/``ok`` from ``signal_backend_status``; null is
+  ``failure``. The spec's "Data analysis considerations": data of ``test_version`` 0.2.0
+  collected after 2022-10-19 cannot be trusted (Signal changed a root CA), so such rows get
+  ``failure`` with rule ``signal:unreliable_v0.2.0_after_2022-10-19`` (from 2022-10-20 UTC).
+* web_connectivity (ts-017, "Semantics"): ``blocking`` is ``"tcp_ip"``, ``"dns"``,
+  ``"http-diff"``, ``"http-failure"`` (or the older ``"http"``) -> ``blocked``
+  (``web_connectivity:blocking=dns``); ``false`` -> ``ok`` when ``accessible`` is true, else
+  ``failure`` (``web_connectivity:down_everywhere``: the site also failed for the control);
+  null -> ``failure``. Any other value is rejected (``constraint-error``). ``service_id`` comes
+  from the input URL's host through the services catalog (``web.telegram.org`` -> telegram);
+  null when the host belongs to no catalogued service.
+
+Identifiers: ``measurement_uid`` is OONI's own when the line has one; otherwise it is
+``"h" + sha256(report_id + "|" + (input or "") + "|" + measurement_start_time)[:31]`` (hex),
+deterministic across machines and runs.
+
+How the ingest scales (see docs/scaling.md): stage 1 parses each file in blocks (pyarrow's JSON
+reader with an explicit schema; a block that it refuses -- mixed types, a bad line -- is
+re-parsed line by line with ``json.loads`` into the same columns), cleans each block with
+vectorised Arrow steps, and spools clean rows to Arrow IPC files keyed by (test_name, UTC day).
+Stage 2 handles one (test_name, month) partition at a time, one day in memory at a time:
+dedup on measurement_uid (duplicates share the start time, hence the day), sort, write Parquet.
+Peak memory is bounded by the block size and the largest (test, day), never by the input.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import queue
+import re
+import shutil
+import threading
+import time
+import uuid
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.ipc as ipc
+import pyarrow.json as pj
+import pyarrow.parquet as pq
+
+from censorlab.errors import CensorlabError, RawFileError
+from censorlab.provenance import Provenance
+
+logger = logging.getLogger(__name__)
+
+PROVENANCE = Provenance(
+    name="ooni",
+    producer="Open Observatory of Network Interference (OONI)",
+    url="https://ooni.org/data/",
+    licence="CC BY-NC-SA 4.0 (OONI measurement data)",
+    description="Raw network measurements from OONI Probe volunteers, one JSON object per line, "
+    "for the whatsapp, telegram, facebook_messenger, signal and web_connectivity tests.",
+    citation="OONI, Open Observatory of Network Interference, https://ooni.org/data/",
+)
+TABLE = "ooni_measurements"
+DATASET = "ooni"
+SUFFIXES = (".jsonl", ".jsonl.gz", ".json.gz")
+
+TESTS = ("whatsapp", "telegram", "facebook_messenger", "signal", "web_connectivity")
+SERVICE_BY_TEST = {
+    "whatsapp": "whatsapp",
+    "telegram": "telegram",
+    "facebook_messenger": "facebook-messenger",
+    "signal": "signal",
+}
+WEB_BLOCKING_VALUES = ("tcp_ip", "dns", "http-diff", "http-failure", "http")
+SIGNAL_UNRELIABLE_FROM = "2022-10-20 00:00:00"  # "after 2022-10-19" (ts-029)
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+BLOCK_BYTES = 8 << 20  # decompressed bytes per parse block: bounds memory per file
+ARROW_BLOCK_BYTES = 1 << 20  # pyarrow's own sub-block (its unit of parallel parsing)
+MAX_OPEN_SPOOL_WRITERS = 128  # bounds open files when one raw file spans many days
+MAX_ROWS_PER_PART = 4_000_000  # a partition's Parquet is split in parts beyond this
+PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 1, "write_statistics": True}
+
+TOP_STRING_KEYS = ("measurement_uid", "measurement_start_time", "probe_cc", "probe_asn",
+                   "test_name", "test_version", "input", "report_id", "software_name",
+                   "software_version")
+TK_BOOL_KEYS = ("telegram_tcp_blocking", "telegram_http_blocking", "facebook_tcp_blocking",
+                "facebook_dns_blocking", "facebook-tcp-blocking", "facebook-dns-blocking",
+                "accessible")
+TK_STRING_KEYS = ("telegram_web_status", "whatsapp_endpoints_status",
+                  "registration_server_status", "whatsapp_web_status", "signal_backend_status",
+                  "blocking")
+TEST_KEYS_TYPE = pa.struct([pa.field(k, pa.bool_()) for k in TK_BOOL_KEYS]
+                           + [pa.field(k, pa.string()) for k in TK_STRING_KEYS])
+RAW_SCHEMA = pa.schema([pa.field(k, pa.string()) for k in TOP_STRING_KEYS]
+                       + [pa.field("test_keys", TEST_KEYS_TYPE)])
+# web_connectivity writes `"blocking": false` or a string: Arrow columns have one type, so the
+# bytes `"blocking":false` are read as the string "false" (a JSON string cannot contain an
+# unescaped quote, so this never touches text inside a value).
+_BLOCKING_FALSE = ((b'"blocking":false', b'"blocking":"false"'),
+                   (b'"blocking": false', b'"blocking": "false"'))
+
+OUTPUT_COLUMNS = ("measurement_uid", "measurement_start_time", "measurement_month", "probe_cc",
+                  "probe_asn", "test_name", "test_version", "input", "report_id", "service_id",
+                  "verdict", "verdict_rule", "software_name", "software_version", "source_file",
+                  "source_line")
+PARTITION_COLUMNS = ("test_name", "measurement_month")
+SPOOL_SCHEMA = pa.schema([
+    ("measurement_uid", pa.string()), ("measurement_start_time", pa.timestamp("us", tz="UTC")),
+    ("measurement_month", pa.string()), ("probe_cc", pa.string()), ("probe_asn", pa.int64()),
+    ("test_name", pa.string()), ("test_version", pa.string()), ("input", pa.string()),
+    ("report_id", pa.string()), ("service_id", pa.string()), ("verdict", pa.string()),
+    ("verdict_rule", pa.string()), ("software_name", pa.string()),
+    ("software_version", pa.string()), ("source_file", pa.string()), ("source_line", pa.int64()),
+])
+
+_MANIFEST_NAME = "_manifest.json"
+_REJECTS_NAME = "_rejects.parquet"
+
+
+# --------------------------------------------------------------------------------------------
+# Reading: bytes -> blocks of lines -> raw Arrow columns (parse only, no judgement)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RawBlock:
+    """One block of a raw file after parsing: raw columns plus line-level rejects.
+
+    Attributes:
+        table: ``RAW_SCHEMA`` columns plus ``source_line``, one row per parsed JSON object.
+        rejects: Reject dicts for lines that are not JSON objects or hold wrongly typed keys.
+        lines: The block's physical lines (bytes), to quote raw text in later rejects.
+        first_line: 1-based line number of ``lines[0]``.
+        rows_read: Non-blank lines in the block (parsed + rejected here).
+        fast: Whether pyarrow parsed the block (False: the per-line fallback did).
+    """
+
+    table: pa.Table
+    rejects: list[dict]
+    lines: list[bytes]
+    first_line: int
+    rows_read: int
+    fast: bool = True
+
+    def raw_text(self, line: int) -> str:
+        """Return the decoded text of a physical line of this block."""
+        return self.lines[line - self.first_line].decode("utf-8", errors="replace")
+
+
+def _iter_chunks(path: Path, chunk_bytes: int) -> Iterator[bytes]:
+    compression = "gzip" if path.name.endswith(".gz") else None
+    try:
+        with pa.input_stream(str(path), compression=compression) as stream:
+            while True:
+                chunk = stream.read(chunk_bytes)
+                if not chunk:
+                    return
+                yield chunk
+    except (OSError, pa.ArrowException) as exc:
+        raise RawFileError(path, None, path.name,
+                           f"gzip stream is truncated or corrupt: {exc}") from exc
+
+
+def _prefetch(iterator: Iterator[bytes], depth: int = 2) -> Iterator[bytes]:
+    """Decompress in a helper thread while the caller parses (zlib releases the GIL)."""
+    box: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+
+    def pump() -> None:
+        try:
+            for item in iterator:
+                box.put(item)
+            box.put(done)
+        except BaseException as exc:  # handed to the consumer, re-raised there
+            box.put(exc)
+
+    threading.Thread(target=pump, daemon=True, name="censorlab-gunzip").start()
+    while True:
+        item = box.get()
+        if item is done:
+            return
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+
+
+def iter_blocks(path: Path, block_bytes: int = BLOCK_BYTES) -> Iterator[tuple[int, bytes, bool]]:
+    """Yield ``(first_line, block, ends_with_newline)`` for whole-line blocks of a raw file.
+
+    Raises:
+        RawFileError: The gzip stream is cut or corrupt.
+    """
+    pending = b""
+    first_line = 1
+    for chunk in _prefetch(_iter_chunks(path, block_bytes)):
+        pending += chunk
+        cut = pending.rfind(b"\n")
+        if cut < 0:
+            continue
+        block, pending = pending[: cut + 1], pending[cut + 1:]
+        yield first_line, block, True
+        first_line += block.count(b"\n")
+    if pending:
+        yield first_line, pending, False
+
+
+def parse_block(first_line: int, block: bytes, ends_with_newline: bool, source_file: str,
+                ) -> RawBlock:
+    """Parse one block into raw columns: pyarrow when it accepts the block, else line by line.
+
+    Both paths give the same columns for the same valid line (tests compare them); only the
+    per-line path can reject single lines, so any block pyarrow refuses goes through it.
+    """
+    body = block[:-1] if ends_with_newline else block
+    lines = body.split(b"\n")
+    if not body:
+        return RawBlock(_empty_raw(), [], lines, first_line, 0)
+    fast = _parse_block_arrow(block, len(lines), first_line)
+    if fast is not None:
+        return RawBlock(fast, [], lines, first_line, len(lines))
+    return _parse_block_python(lines, first_line, ends_with_newline, source_file)
+
+
+def _parse_block_arrow(block: bytes, n_lines: int, first_line: int) -> pa.Table | None:
+    data = block
+    for old, new in _BLOCKING_FALSE:
+        data = data.replace(old, new)
+    try:
+        table = pj.read_json(
+            pa.py_buffer(data),
+            read_options=pj.ReadOptions(block_size=ARROW_BLOCK_BYTES, use_threads=True),
+            parse_options=pj.ParseOptions(explicit_schema=RAW_SCHEMA,
+                                          unexpected_field_behavior="ignore"),
+        )
+    except (pa.ArrowException, ValueError):
+        return None
+    if table.num_rows != n_lines:  # blank lines: pyarrow skips them, we need line numbers
+        return None
+    table = table.select(RAW_SCHEMA.names).cast(RAW_SCHEMA)
+    lines = pa.array(np.arange(first_line, first_line + n_lines, dtype=np.int64))
+    return table.append_column("source_line", lines)
+
+
+def _empty_raw() -> pa.Table:
+    return RAW_SCHEMA.empty_table().append_column("source_line", pa.array([], pa.int64()))
+
+
+class _LineReject(Exception):
+    def __init__(self, reason: str, detail: str):
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+def _as_bool(value, key: str):
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)  # REPAIR: 0/1 written for false/true by some producers
+    raise _LineReject("type-error", f"test_keys.{key} is {value!r}, expected true/false/null")
+
+
+def _as_str(value, key: str):
+    if value is None or isinstance(value, str):
+        return value
+    if key == "blocking" and value is False:
+        return "false"
+    raise _LineReject("type-error", f"{key} is {value!r}, expected a string or null")
+
+
+def _extract(obj) -> tuple[list, dict | None]:
+    if not isinstance(obj, dict):
+        raise _LineReject("invalid-json", f"line is JSON {type(obj).__name__}, not an object")
+    top = [_as_str(obj.get(k), k) for k in TOP_STRING_KEYS]
+    keys = obj.get("test_keys")
+    if keys is None:
+        return top, None
+    if not isinstance(keys, dict):
+        raise _LineReject("type-error", f"test_keys is {type(keys).__name__}, not an object")
+    tk = {k: _as_bool(keys.get(k), k) for k in TK_BOOL_KEYS}
+    tk.update({k: _as_str(keys.get(k), k) for k in TK_STRING_KEYS})
+    return top, tk
+
+
+def _is_truncated(exc: json.JSONDecodeError, text: str, last_unterminated: bool) -> bool:
+    if last_unterminated:
+        return True
+    return exc.msg.startswith("Unterminated string") or exc.pos >= len(text.rstrip())
+
+
+def _parse_block_python(lines: list[bytes], first_line: int, ends_with_newline: bool,
+                        source_file: str) -> RawBlock:
+    columns: list[list] = [[] for _ in TOP_STRING_KEYS]
+    test_keys: list = []
+    source_lines: list[int] = []
+    rejects: list[dict] = []
+    rows_read = 0
+    last = len(lines) - 1
+    for i, raw in enumerate(lines):
+        if not raw.strip():
+            continue
+        rows_read += 1
+        number = first_line + i
+        try:
+            try:
+                obj = json.loads(raw)
+            except UnicodeDecodeError as exc:
+                raise _LineReject("invalid-json", f"not UTF-8: {exc.reason} at byte "
+                                  f"{exc.start}") from exc
+            except json.JSONDecodeError as exc:
+                text = raw.decode("utf-8", errors="replace")
+                truncated = _is_truncated(exc, text, i == last and not ends_with_newline)
+                raise _LineReject("truncated-line" if truncated else "invalid-json",
+                                  f"{exc.msg} at column {exc.colno}") from exc
+            top, tk = _extract(obj)
+        except _LineReject as rej:
+            rejects.append(_reject(source_file, number, "read", rej.reason, rej.detail,
+                                   raw.decode("utf-8", errors="replace")))
+            continue
+        for column, value in zip(columns, top, strict=True):
+            column.append(value)
+        test_keys.append(tk)
+        source_lines.append(number)
+    arrays = [pa.array(c, pa.string()) for c in columns]
+    arrays.append(pa.array(test_keys, TEST_KEYS_TYPE))
+    arrays.append(pa.array(source_lines, pa.int64()))
+    table = pa.Table.from_arrays(arrays, names=[*RAW_SCHEMA.names, "source_line"])
+    return RawBlock(table, rejects, lines, first_line, rows_read, fast=False)
+
+
+def read_raw(path: str | Path, source_file: str | None = None,
+             block_bytes: int = BLOCK_BYTES) -> Iterator[RawBlock]:
+    """Parse a raw OONI JSONL(.gz) file block by block (strings in, no judgement).
+
+    Args:
+        path: The raw file.
+        source_file: Name recorded in outputs (default: the file name).
+        block_bytes: Decompressed bytes per block.
+
+    Yields:
+        One :class:`RawBlock` per block, in file order.
+
+    Raises:
+        RawFileError: The gzip stream is cut or corrupt (raised when reached).
+    """
+    path = Path(path)
+    name = source_file or path.name
+    for first_line, block, newline in iter_blocks(path, block_bytes):
+        yield parse_block(first_line, block, newline, name)
+
+
+# --------------------------------------------------------------------------------------------
+# Cleaning: raw columns -> rows of ooni_measurements with verdicts, or rejects
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class CleanContext:
+    """What cleaning needs besides the rows: where they came from and the service catalog.
+
+    Attributes:
+        source_file: Name of the raw file (recorded in every row and reject).
+        service_for_host: Maps an input URL's host to a service_id (None when unmapped).
+    """
+
+    source_file: str
+    service_for_host: Callable[[str], str | None]
+
+
+@dataclass
+class _Work:
+    """A block on its way through the cleaning steps: remaining rows plus rejects so far."""
+
+    table: pa.Table
+    raw: RawBlock
+    context: CleanContext
+    rejects: list[dict] = field(default_factory=list)
+
+    def pipe(self, step: Callable[[_Work], _Work]) -> _Work:
+        """Apply one cleaning step (pandas-style chaining for Arrow tables)."""
+        return step(self)
+
+    def reject(self, mask: pa.Array, reason: str, detail: pa.Array | str) -> _Work:
+        """Move the rows where ``mask`` is true to the rejects, with a reason and a detail."""
+        mask = pc.fill_null(mask, False)
+        if not pc.any(mask).as_py():
+            return self
+        lines = pc.filter(self.table["source_line"], mask).to_pylist()
+        if isinstance(detail, str):
+            details = [detail] * len(lines)
+        else:
+            details = pc.filter(detail, mask).to_pylist()
+        for line, text in zip(lines, details, strict=True):
+            self.rejects.append(_reject(self.context.source_file, line, "clean", reason, text,
+                                        self.raw.raw_text(line)))
+        self.table = self.table.filter(pc.invert(mask))
+        return self
+
+
+def _reject(source_file, line, stage, reason, detail, raw_text) -> dict:
+    return {"dataset": DATASET, "source_file": source_file, "source_line": line, "stage": stage,
+            "reason_code": reason, "detail": detail, "raw_text": raw_text}
+
+
+def _tk(table: pa.Table, key: str) -> pa.ChunkedArray:
+    return pc.struct_field(table["test_keys"], key)
+
+
+def _describe(prefix: str, values: pa.ChunkedArray) -> pa.ChunkedArray:
+    return pc.binary_join_element_wise(prefix, pc.fill_null(values, "null"), "")
+
+
+def _reject_missing_cells(w: _Work) -> _Work:
+    for key in ("measurement_start_time", "probe_cc", "probe_asn", "test_name", "test_version",
+                "report_id"):
+        w = w.reject(pc.is_null(w.table[key]), "missing-cell", f"{key} is missing or null")
+    return w
+
+
+def _reject_unsupported_tests(w: _Work) -> _Work:
+    mask = pc.invert(pc.is_in(w.table["test_name"], pa.array(TESTS)))
+    return w.reject(mask, "constraint-error",
+                    _describe("test_name is not one of the supported tests: ",
+                              w.table["test_name"]))
+
+
+def _reject_withheld_probes(w: _Work) -> _Work:
+    mask = pc.or_(pc.equal(w.table["probe_cc"], "ZZ"), pc.equal(w.table["probe_asn"], "AS0"))
+    detail = pc.binary_join_element_wise("probe withheld: probe_cc=", w.table["probe_cc"],
+                                         " probe_asn=", w.table["probe_asn"], "")
+    return w.reject(mask, "withheld-probe", detail)
+
+
+def _reject_malformed_probe_ids(w: _Work) -> _Work:
+    bad_cc = pc.invert(pc.match_substring_regex(w.table["probe_cc"], r"^[A-Z]{2}$"))
+    w = w.reject(bad_cc, "constraint-error", _describe("probe_cc is not ISO alpha-2: ",
+                                                        w.table["probe_cc"]))
+    bad_asn = pc.invert(pc.match_substring_regex(w.table["probe_asn"], r"^AS[0-9]{1,10}$"))
+    return w.reject(bad_asn, "type-error", _describe("probe_asn is not AS<number>: ",
+                                                     w.table["probe_asn"]))
+
+
+def _parse_start_times(w: _Work) -> _Work:
+    text = w.table["measurement_start_time"]
+    parsed = pc.strptime(text, format=TIME_FORMAT, unit="s", error_is_null=True)
+    # Arrow rolls impossible days over (2017-02-30 -> 2017-03-02): a round trip catches them.
+    shape_ok = pc.match_substring_regex(text, r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
+    same = pc.equal(pc.strftime(parsed, format=TIME_FORMAT), text)
+    valid = pc.and_(shape_ok, pc.fill_null(same, False))
+    w = w.reject(pc.invert(valid), "type-error",
+                 _describe("measurement_start_time is not a valid YYYY-MM-DD HH:MM:SS: ", text))
+    parsed = pc.strptime(w.table["measurement_start_time"], format=TIME_FORMAT, unit="s")
+    w.table = w.table.append_column("start_ts", parsed.cast(pa.timestamp("us", tz="UTC")))
+    return w
+
+
+def _reject_missing_test_keys(w: _Work) -> _Work:
+    return w.reject(pc.is_null(w.table["test_keys"]), "no-test-keys", "test_keys is null or "
+                    "absent")
+
+
+def _reject_malformed_versions(w: _Work) -> _Work:
+    version = w.table["test_version"]
+    bad = pc.invert(pc.match_substring_regex(version, r"^\d+\.\d+\.\d+$"))
+    w = w.reject(bad, "type-error", _describe("test_version is not N.N.N: ", version))
+    parts = pc.split_pattern(w.table["test_version"], ".")
+    ordinal = None
+    for i, scale in enumerate((1_000_000, 1_000, 1)):
+        part = pc.cast(pc.list_element(parts, i), pa.int64())
+        term = pc.multiply(part, scale)
+        ordinal = term if ordinal is None else pc.add(ordinal, term)
+    w.table = w.table.append_column("version_ordinal", ordinal)
+    return w
+
+
+def _reject_missing_inputs(w: _Work) -> _Work:
+    mask = pc.and_(pc.equal(w.table["test_name"], "web_connectivity"),
+                   pc.is_null(w.table["input"]))
+    return w.reject(mask, "missing-cell", "input is null for web_connectivity")
+
+
+def _reject_unknown_blocking(w: _Work) -> _Work:
+    blocking = _tk(w.table, "blocking")
+    known = pc.is_in(blocking, pa.array(("false", *WEB_BLOCKING_VALUES)))
+    mask = pc.and_(pc.equal(w.table["test_name"], "web_connectivity"),
+                   pc.and_(pc.is_valid(blocking), pc.invert(known)))
+    return w.reject(mask, "constraint-error",
+                    _describe("test_keys.blocking has an unknown value: ", blocking))
+
+
+def _rule_join(parts: list[tuple[pa.ChunkedArray, str]], prefix: str) -> pa.ChunkedArray:
+    """Join the names of the conditions that hold, e.g. ``telegram:tcp_blocking+web_status``."""
+    pieces = [pc.if_else(pc.fill_null(cond, False), name, None) for cond, name in parts]
+    joined = pc.binary_join_element_wise(*[pc.fill_null(p, "") for p in pieces], "+")
+    cleaned = pc.replace_substring_regex(joined, r"\+{2,}", "+")
+    cleaned = pc.replace_substring_regex(cleaned, r"^\+|\+$", "")
+    return pc.binary_join_element_wise(prefix, cleaned, "")
+
+
+def _verdicts_whatsapp(t: pa.Table):
+    names = {"endpoints_status": "whatsapp_endpoints_status",
+             "registration_server_status": "registration_server_status",
+             "web_status": "whatsapp_web_status"}
+    blocked = [(pc.equal(_tk(t, key), "blocked"), short) for short, key in names.items()]
+    any_blocked = pc.fill_null(pc.or_(pc.or_(blocked[0][0], blocked[1][0]), blocked[2][0]), False)
+    all_ok = None
+    for key in names.values():
+        ok = pc.fill_null(pc.equal(_tk(t, key), "ok"), False)
+        all_ok = ok if all_ok is None else pc.and_(all_ok, ok)
+    verdict = pc.if_else(any_blocked, "blocked", pc.if_else(all_ok, "ok", "failure"))
+    rule = pc.if_else(any_blocked, _rule_join(blocked, "whatsapp:"),
+                      pc.if_else(all_ok, "whatsapp:all_status_ok", "whatsapp:status_missing"))
+    return verdict, rule
+
+
+def _verdicts_telegram(t: pa.Table):
+    tcp, http = _tk(t, "telegram_tcp_blocking"), _tk(t, "telegram_http_blocking")
+    web_blocked = pc.equal(_tk(t, "telegram_web_status"), "blocked")
+    conditions = [(tcp, "tcp_blocking"), (http, "http_blocking"), (web_blocked, "web_status")]
+    any_blocked = pc.fill_null(pc.or_kleene(pc.or_kleene(tcp, http), web_blocked), False)
+    ok = pc.and_(pc.and_(pc.fill_null(pc.equal(tcp, False), False),
+                         pc.fill_null(pc.equal(http, False), False)),
+                 pc.invert(pc.fill_null(web_blocked, False)))
+    verdict = pc.if_else(any_blocked, "blocked", pc.if_else(ok, "ok", "failure"))
+    rule = pc.if_else(any_blocked, _rule_join(conditions, "telegram:"),
+                      pc.if_else(ok, "telegram:no_blocking_flags", "telegram:flags_missing"))
+    return verdict, rule
+
+
+def _verdicts_facebook(t: pa.Table):
+    legacy = pc.less(t["version_ordinal"], 4_000)  # < 0.4.0: hyphenated keys (ts-019)
+    pairs = {}
+    for what in ("tcp", "dns"):
+        under, hyphen = _tk(t, f"facebook_{what}_blocking"), _tk(t, f"facebook-{what}-blocking")
+        pairs[what] = pc.if_else(legacy, pc.coalesce(hyphen, under), pc.coalesce(under, hyphen))
+    conditions = [(pairs["tcp"], "tcp_blocking"), (pairs["dns"], "dns_blocking")]
+    any_blocked = pc.fill_null(pc.or_kleene(pairs["tcp"], pairs["dns"]), False)
+    ok = pc.and_(pc.fill_null(pc.equal(pairs["tcp"], False), False),
+                 pc.fill_null(pc.equal(pairs["dns"], False), False))
+    verdict = pc.if_else(any_blocked, "blocked", pc.if_else(ok, "ok", "failure"))
+    rule = pc.if_else(any_blocked, _rule_join(conditions, "facebook_messenger:"),
+                      pc.if_else(ok, "facebook_messenger:no_blocking_flags",
+                                 "facebook_messenger:flags_missing"))
+    return verdict, rule
+
+
+def _verdicts_signal(t: pa.Table):
+    status = _tk(t, "signal_backend_status")
+    unreliable = pc.and_(pc.equal(t["test_version"], "0.2.0"),
+                         pc.greater_equal(t["measurement_start_time"], SIGNAL_UNRELIABLE_FROM))
+    blocked = pc.fill_null(pc.equal(status, "blocked"), False)
+    ok = pc.fill_null(pc.equal(status, "ok"), False)
+    verdict = pc.if_else(unreliable, "failure",
+                         pc.if_else(blocked, "blocked", pc.if_else(ok, "ok", "failure")))
+    rule = pc.if_else(unreliable, "signal:unreliable_v0.2.0_after_2022-10-19",
+                      pc.if_else(pc.or_(blocked, ok), "signal:backend_status",
+                                 "signal:backend_status_missing"))
+    return verdict, rule
+
+
+def _verdicts_web(t: pa.Table):
+    blocking = _tk(t, "blocking")
+    accessible = pc.fill_null(pc.equal(_tk(t, "accessible"), True), False)
+    is_blocked = pc.fill_null(pc.is_in(blocking, pa.array(WEB_BLOCKING_VALUES)), False)
+    is_false = pc.fill_null(pc.equal(blocking, "false"), False)
+    ok = pc.and_(is_false, accessible)
+    verdict = pc.if_else(is_blocked, "blocked", pc.if_else(ok, "ok", "failure"))
+    rule = pc.if_else(
+        is_blocked, pc.binary_join_element_wise("web_connectivity:blocking=", blocking, ""),
+        pc.if_else(ok, "web_connectivity:accessible",
+                   pc.if_else(is_false, "web_connectivity:down_everywhere",
+                              "web_connectivity:blocking_null")))
+    return verdict, rule
+
+
+_VERDICT_RULES = {
+    "whatsapp": _verdicts_whatsapp,
+    "telegram": _verdicts_telegram,
+    "facebook_messenger": _verdicts_facebook,
+    "signal": _verdicts_signal,
+    "web_connectivity": _verdicts_web,
+}
+
+
+def _assign_verdicts(w: _Work) -> _Work:
+    verdict = pa.nulls(w.table.num_rows, pa.string())
+    rule = pa.nulls(w.table.num_rows, pa.string())
+    for test, rules in _VERDICT_RULES.items():
+        is_test = pc.equal(w.table["test_name"], test)
+        if not pc.any(is_test).as_py():
+            continue
+        test_verdict, test_rule = rules(w.table)
+        verdict = pc.if_else(is_test, test_verdict, verdict)
+        rule = pc.if_else(is_test, test_rule, rule)
+    w.table = w.table.append_column("verdict", verdict).append_column("verdict_rule", rule)
+    return w
+
+
+def fallback_uid(report_id: str, input_: str | None, start_time: str) -> str:
+    """Return the documented deterministic id for a measurement without measurement_uid."""
+    text = f"{report_id}|{input_ or ''}|{start_time}"
+    return "h" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:31]
+
+
+def _assign_measurement_uids(w: _Work) -> _Work:
+    uid = w.table["measurement_uid"]
+    missing = pc.is_null(uid)
+    if pc.any(missing).as_py():
+        values = uid.to_pylist()
+        rid, inp = w.table["report_id"].to_pylist(), w.table["input"].to_pylist()
+        start = w.table["measurement_start_time"].to_pylist()
+        for i, value in enumerate(values):
+            if value is None:
+                values[i] = fallback_uid(rid[i], inp[i], start[i])
+        uid = pa.array(values, pa.string())
+    w.table = w.table.set_column(w.table.schema.get_field_index("measurement_uid"),
+                                 "measurement_uid", uid)
+    return w
+
+
+_HOST_RE = r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?(?P<host>\[[^\]]*\]|[^:/?#]*)"
+
+
+def _assign_services(w: _Work) -> _Work:
+    t = w.table
+    mapping = pa.array(list(SERVICE_BY_TEST)), pa.array(list(SERVICE_BY_TEST.values()))
+    service = pc.take(mapping[1], pc.index_in(t["test_name"], mapping[0]))
+    is_web = pc.equal(t["test_name"], "web_connectivity")
+    if t.num_rows and pc.any(is_web).as_py():
+        hosts = pc.utf8_lower(pc.struct_field(pc.extract_regex(pc.fill_null(t["input"], ""),
+                                                               _HOST_RE), "host"))
+        unique = pc.unique(hosts).to_pylist()
+        lookup = pa.array([w.context.service_for_host(h) if h else None for h in unique],
+                          pa.string())
+        web_service = pc.take(lookup, pc.index_in(hosts, pa.array(unique, pa.string())))
+        service = pc.if_else(is_web, web_service, service)
+    w.table = w.table.append_column("service_id", service)
+    return w
+
+
+def _select_columns(w: _Work) -> _Work:
+    t = w.table
+    month = pc.utf8_slice_codeunits(t["measurement_start_time"], 0, 7)
+    asn = pc.cast(pc.utf8_slice_codeunits(t["probe_asn"], 2), pa.int64())
+    files = pa.array([w.context.source_file] * t.num_rows, pa.string())
+    columns = {
+        "measurement_uid": t["measurement_uid"], "measurement_start_time": t["start_ts"],
+        "measurement_month": month, "probe_cc": t["probe_cc"], "probe_asn": asn,
+        "test_name": t["test_name"], "test_version": t["test_version"], "input": t["input"],
+        "report_id": t["report_id"], "service_id": t["service_id"], "verdict": t["verdict"],
+        "verdict_rule": t["verdict_rule"], "software_name": t["software_name"],
+        "software_version": t["software_version"], "source_file": files,
+        "source_line": t["source_line"],
+    }
+    w.table = pa.table(columns, schema=SPOOL_SCHEMA)
+    return w
+
+
+def clean(raw: RawBlock, context: CleanContext) -> tuple[pa.Table, list[dict]]:
+    """Turn one parsed block into ooni_measurements rows (before dedup) and rejects.
+
+    Returns:
+        The clean rows (``SPOOL_SCHEMA``, one per accepted measurement) and reject dicts for
+        every other line of the block (including those rejected while parsing).
+    """
+    work = (
+        _Work(raw.table, raw, context, list(raw.rejects))
+        .pipe(_reject_missing_cells)
+        .pipe(_reject_unsupported_tests)
+        .pipe(_reject_withheld_probes)
+        .pipe(_reject_malformed_probe_ids)
+        .pipe(_parse_start_times)
+        .pipe(_reject_missing_test_keys)
+        .pipe(_reject_malformed_versions)
+        .pipe(_reject_missing_inputs)
+        .pipe(_reject_unknown_blocking)
+        .pipe(_assign_verdicts)
+        .pipe(_assign_measurement_uids)
+        .pipe(_assign_services)
+        .pipe(_select_columns)
+    )
+    return work.table, work.rejects
+
+
+# --------------------------------------------------------------------------------------------
+# Stage 1 (per raw file): parse + clean blocks, spool clean rows by (test_name, day)
+# --------------------------------------------------------------------------------------------
+
+
+class _SpoolWriters:
+    """Arrow IPC writers keyed by (test_name, day), at most ``limit`` open at a time."""
+
+    def __init__(self, spool_dir: Path, file_key: str, limit: int = MAX_OPEN_SPOOL_WRITERS):
+        self.root = spool_dir / "clean"
+        self.file_key = file_key
+        self.limit = limit
+        self.open: OrderedDict[tuple[str, str], ipc.RecordBatchStreamWriter] = OrderedDict()
+        self.sequence: Counter = Counter()
+        self.paths: list[Path] = []
+
+    def write(self, key: tuple[str, str], table: pa.Table) -> None:
+        writer = self.open.get(key)
+        if writer is None:
+            test, day = key
+            folder = self.root / test / day[:7] / day
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"{self.file_key}-{self.sequence[key]:04d}.arrow"
+            self.sequence[key] += 1
+            self.paths.append(path)
+            writer = ipc.new_stream(str(path), SPOOL_SCHEMA)
+            self.open[key] = writer
+            if len(self.open) > self.limit:
+                self.open.popitem(last=False)[1].close()
+        else:
+            self.open.move_to_end(key)
+        writer.write_table(table)
+
+    def close(self) -> None:
+        for writer in self.open.values():
+            writer.close()
+        self.open.clear()
+
+    def discard(self) -> None:
+        """Close and delete everything written: a file that failed leaves no partial output."""
+        self.close()
+        for path in self.paths:
+            path.unlink(missing_ok=True)
+
+
+def _split_by_day(table: pa.Table) -> Iterator[tuple[tuple[str, str], pa.Table]]:
+    if table.num_rows == 0:
+        return
+    day = pc.strftime(table["measurement_start_time"], format="%Y-%m-%d")
+    key = pc.binary_join_element_wise(table["test_name"], day, "|")
+    encoded = pc.dictionary_encode(key).combine_chunks()
+    codes = encoded.indices.to_numpy()
+    order = np.argsort(codes, kind="stable")
+    sorted_codes = codes[order]
+    bounds = np.flatnonzero(np.diff(sorted_codes)) + 1
+    for part in np.split(order, bounds):
+        test, day_text = encoded.dictionary[codes[part[0]]].as_py().split("|")
+        yield (test, day_text), table.take(pa.array(part))
+
+
+def spool_file(path: str, source_file: str, spool_dir: str, file_key: str,
+               service_for_host: Callable[[str], str | None],
+               block_bytes: int = BLOCK_BYTES) -> dict:
+    """Stage 1 for one raw file: read, clean and spool its rows; return its counts.
+
+    Never raises for a bad file: a RawFileError is reported in the summary (``error``) after
+    every spool file of this raw file was deleted, so other files still go through.
+    """
+    from censorlab.checksums import file_sha256
+
+    started = time.perf_counter()
+    path_obj, spool = Path(path), Path(spool_dir)
+    writers = _SpoolWriters(spool, file_key)
+    context = CleanContext(source_file, service_for_host)
+    reasons: Counter = Counter()
+    rejects: list[dict] = []
+    rows_read = rows_clean = slow_blocks = 0
+    summary = {"source_file": source_file, "file_key": file_key, "error": None}
+    try:
+        for raw in read_raw(path_obj, source_file, block_bytes):
+            rows_read += raw.rows_read
+            slow_blocks += not raw.fast
+            table, block_rejects = clean(raw, context)
+            rows_clean += table.num_rows
+            rejects.extend(block_rejects)
+            reasons.update(r["reason_code"] for r in block_rejects)
+            for key, part in _split_by_day(table):
+                writers.write(key, part)
+        writers.close()
+    except RawFileError as exc:
+        writers.discard()
+        logger.error("%s", exc)
+        summary.update(error=str(exc), sha256=file_sha256(path_obj), rows_read=0,
+                       rows_rejected_read=0, rows_spooled=0, reasons={}, slow_blocks=0,
+                       seconds=time.perf_counter() - started)
+        return summary
+    if rejects:
+        _write_rejects(rejects, spool / "rejects" / f"{file_key}.parquet")
+    if rows_read != rows_clean + len(rejects):  # pragma: no cover - a bug, never data
+        raise AssertionError(f"{source_file}: {rows_read} read != {rows_clean} + {len(rejects)}")
+    summary.update(sha256=file_sha256(path_obj), rows_read=rows_read,
+                   rows_rejected_read=len(rejects), rows_spooled=rows_clean,
+                   reasons=dict(reasons), slow_blocks=slow_blocks,
+                   seconds=time.perf_counter() - started)
+    return summary
+
+
+def _write_rejects(rejects: list[dict], path: Path) -> None:
+    from censorlab.rejects import make_rejects
+    from censorlab.storage import to_arrow
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(to_arrow(make_rejects(rejects), "rejects"), path)
+
+
+# --------------------------------------------------------------------------------------------
+# Stage 2 (per test_name/month partition): dedup one day at a time, write Parquet
+# --------------------------------------------------------------------------------------------
+
+
+def _read_spool_day(folder: Path) -> pa.Table:
+    tables = []
+    for path in sorted(folder.glob("*.arrow")):
+        with ipc.open_stream(str(path)) as reader:
+            tables.append(reader.read_all())
+    return pa.concat_tables(tables) if tables else SPOOL_SCHEMA.empty_table()
+
+
+def _drop_duplicates(table: pa.Table, test: str) -> tuple[pa.Table, list[dict]]:
+    """Keep the first copy of each measurement_uid in (source_file, source_line) order."""
+    table = table.sort_by([("measurement_uid", "ascending"), ("source_file", "ascending"),
+                           ("source_line", "ascending")])
+    uid = table["measurement_uid"].combine_chunks()
+    n = len(uid)
+    if n < 2:
+        return table, []
+    same = pc.equal(uid.slice(1), uid.slice(0, n - 1)).to_numpy(zero_copy_only=False)
+    dup = np.concatenate([[False], same])
+    if not dup.any():
+        return table, []
+    first = np.maximum.accumulate(np.where(dup, 0, np.arange(n)))
+    files, lines = table["source_file"].to_pylist(), table["source_line"].to_pylist()
+    uids = uid.to_pylist()
+    rejects = [
+        _reject(files[i], lines[i], "dedup", "duplicate-row",
+                f"duplicate of measurement_uid {uids[i]} kept from "
+                f"{files[first[i]]}:{lines[first[i]]}", None)
+        for i in np.flatnonzero(dup)
+    ]
+    return table.filter(pa.array(~dup)), rejects
+
+
+def output_schema(with_partitions: bool = True) -> pa.Schema:
+    """Return the Arrow schema of ooni_measurements (files omit the hive partition columns)."""
+    from censorlab.schema import arrow_schema
+
+    schema = arrow_schema(TABLE)
+    if with_partitions:
+        return schema
+    return pa.schema([f for f in schema if f.name not in PARTITION_COLUMNS])
+
+
+def finalize_partition(spool_dir: str, out_dir: str, test: str, month: str) -> dict:
+    """Stage 2 for one (test_name, measurement_month): dedup, sort, write, hash.
+
+    Memory holds one (test, day) at a time. Rows are written sorted by (measurement_start_time,
+    measurement_uid); row hashes (see storage.row_hashes) are saved for the dataset hash.
+    """
+    from censorlab import __version__
+    from censorlab.schema import SCHEMA_VERSION
+    from censorlab.storage import row_hashes
+
+    spool, out = Path(spool_dir), Path(out_dir)
+    full_schema = output_schema()
+    file_schema = output_schema(with_partitions=False)
+    meta = {"table": TABLE, "source": PROVENANCE.name, "schema_version": SCHEMA_VERSION,
+            "package_version": __version__, "partition": {"test_name": test,
+                                                          "measurement_month": month}}
+    file_schema = file_schema.with_metadata({b"censorlab": json.dumps(meta, sort_keys=True)})
+    target_dir = out / f"test_name={test}" / f"measurement_month={month}"
+    target_dir.mkdir(parents=True, exist_ok=True)
+    rejects: list[dict] = []
+    hashes: list[np.ndarray] = []
+    rows_out, part, rows_in_part, writer = 0, 0, 0, None
+    for day_dir in sorted((spool / "clean" / test / month).iterdir()):
+        table, day_rejects = _drop_duplicates(_read_spool_day(day_dir), test)
+        rejects.extend(day_rejects)
+        table = table.sort_by([("measurement_start_time", "ascending"),
+                               ("measurement_uid", "ascending")])
+        table = table.select(list(OUTPUT_COLUMNS)).cast(full_schema)
+        hashes.append(row_hashes(table))
+        if writer is not None and rows_in_part + table.num_rows > MAX_ROWS_PER_PART:
+            writer.close()
+            writer, part, rows_in_part = None, part + 1, 0
+        if writer is None:
+            writer = pq.ParquetWriter(str(target_dir / f"part-{part:04d}.parquet"), file_schema,
+                                      **PARQUET_OPTIONS)
+        writer.write_table(table.select(file_schema.names).cast(file_schema))
+        rows_in_part += table.num_rows
+        rows_out += table.num_rows
+    if writer is not None:
+        writer.close()
+    if rejects:
+        _write_rejects(rejects, spool / "dedup" / f"{test}-{month}.parquet")
+    hash_path = spool / "hashes" / f"{test}-{month}.npy"
+    hash_path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(hash_path, np.concatenate(hashes) if hashes else np.zeros(0, np.uint64))
+    duplicates = Counter(r["source_file"] for r in rejects)
+    return {"test_name": test, "measurement_month": month, "rows_out": rows_out,
+            "parts": part + 1 if rows_out else 0, "duplicates": dict(duplicates)}
+
+
+# --------------------------------------------------------------------------------------------
+# The ingest: discover files, run both stages on an engine, write atomically
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class IngestResult:
+    """What an ingest produced: where, the manifest, and the files that failed."""
+
+    dataset_dir: Path
+    manifest: dict
+
+    @property
+    def errors(self) -> list[str]:
+        """Messages of raw files that stopped with a file-level error."""
+        return [f["error"] for f in self.manifest["inputs"] if f["error"]]
+
+
+def discover_files(paths: Iterable[str | Path], suffixes: Sequence[str] = SUFFIXES,
+                   ) -> list[tuple[Path, str]]:
+    """Expand files and directories (searched recursively) into (path, source_file) pairs.
+
+    ``source_file`` is the path relative to the parent of the directory given (so
+    ``raw/20221207/10/IT/telegram/x.jsonl.gz`` keeps its layout), or the bare file name for a
+    file given directly: never an absolute path, so hashes do not depend on the machine.
+
+    Raises:
+        CensorlabError: A path does not exist, or two files would get the same source_file.
+    """
+    found: dict[str, Path] = {}
+    for given in paths:
+        given = Path(given)
+        if given.is_dir():
+            pairs = [(p, p.relative_to(given.parent).as_posix()) for p in sorted(given.rglob("*"))
+                     if p.is_file() and p.name.endswith(tuple(suffixes))]
+        elif given.is_file():
+            pairs = [(given, given.name)]
+        else:
+            raise CensorlabError(f"{given}: no such file or directory")
+        for path, name in pairs:
+            if name in found and found[name].resolve() != path.resolve():
+                raise CensorlabError(f"two inputs would both be recorded as {name!r}: "
+                                     f"{found[name]} and {path}; pass their parent directory")
+            found[name] = path
+    return sorted(((p, n) for n, p in found.items()), key=lambda pair: pair[1])
+
+
+def load_service_catalog(raw_dir: Path | None = None):
+    """Build the service catalog (domains from data/raw/services.csv) used to map inputs."""
+    from censorlab.paths import RAW_DIR
+    from censorlab.pipeline import _load_country_resolver
+    from censorlab.provenance import BuildContext
+    from censorlab.services import ServiceCatalog
+    from censorlab.sources import services as services_source
+
+    raw_dir = Path(raw_dir or RAW_DIR)
+    raw = services_source.read_raw(raw_dir / "services.csv", name="services.csv")
+    context = BuildContext(raw_dir=raw_dir, countries=_load_country_resolver(raw_dir))
+    return ServiceCatalog(services_source.clean(raw, context).table)
+
+
+def _progress(desc: str, total: int, unit: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, disable=None, leave=False)
+
+
+def ingest(
+    paths: Iterable[str | Path],
+    out_dir: str | Path,
+    *,
+    engine: str = "pandas",
+    scheduler: str | None = None,
+    workers: int | None = None,
+    service_catalog=None,
+    block_bytes: int = BLOCK_BYTES,
+) -> IngestResult:
+    """Ingest raw OONI JSONL(.gz) files into ``<out_dir>/ooni_measurements/``.
+
+    The output directory holds the hive-partitioned dataset
+    (``test_name=…/measurement_month=…/part-NNNN.parquet``), ``_rejects.parquet`` and
+    ``_manifest.json`` (both ignored by dataset readers because of the leading underscore). It is
+    built in a temporary directory beside the target and moved into place at the end, so a crash
+    leaves the previous output whole.
+
+    Args:
+        paths: Files and/or directories (searched recursively for .jsonl / .jsonl.gz).
+        out_dir: Directory receiving ``ooni_measurements/``.
+        engine: ``"pandas"`` (in-process) or ``"dask"`` (see censorlab.engines).
+        scheduler: Dask scheduler (address, ``"synchronous"``, or None for a LocalCluster).
+        workers: Threads (pandas) or LocalCluster workers (dask).
+        service_catalog: A ServiceCatalog; default built from data/raw/services.csv.
+        block_bytes: Decompressed bytes per parse block (memory per file in flight).
+
+    Returns:
+        The dataset directory and the manifest (per-file accounting, content hash).
+    """
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    from censorlab.engines import run_per_item
+
+    started = time.perf_counter()
+    files = discover_files(paths)
+    if not files:
+        raise CensorlabError("no .jsonl or .jsonl.gz files found in the given paths")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / TABLE
+    build = out / f".{TABLE}.tmp-{uuid.uuid4().hex[:8]}"
+    spool = build / "_spool"
+    spool.mkdir(parents=True)
+    catalog = service_catalog if service_catalog is not None else load_service_catalog()
+    service_for_host = catalog.service_for_host
+    try:
+        with logging_redirect_tqdm():
+            bar = _progress("ooni files", len(files), "file")
+            rows_seen = [0]
+
+            def advance(summary: dict) -> None:
+                rows_seen[0] += summary.get("rows_read", 0)
+                elapsed = max(time.perf_counter() - started, 1e-9)
+                bar.set_postfix(rows=rows_seen[0], rows_per_s=int(rows_seen[0] / elapsed))
+                bar.update(1)
+
+            items = [(str(p), name, str(spool), f"{i:06d}", service_for_host, block_bytes)
+                     for i, (p, name) in enumerate(files)]
+            summaries = run_per_item(spool_file, items, engine=engine, scheduler=scheduler,
+                                     workers=workers, progress=advance)
+            bar.close()
+            partitions = sorted(
+                (test_dir.name, month_dir.name)
+                for test_dir in (spool / "clean").glob("*") for month_dir in test_dir.iterdir()
+            ) if (spool / "clean").exists() else []
+            bar = _progress("ooni partitions", len(partitions), "partition")
+            results = run_per_item(
+                finalize_partition, [(str(spool), str(build), t, m) for t, m in partitions],
+                engine=engine, scheduler=scheduler, workers=workers,
+                progress=lambda _: bar.update(1))
+            bar.close()
+        manifest = _finish(build, spool, summaries, results, engine)
+        shutil.rmtree(spool)
+        _write_json(build / _MANIFEST_NAME, manifest)
+        _swap_into_place(build, target)
+    except BaseException:
+        shutil.rmtree(build, ignore_errors=True)
+        raise
+    totals = manifest["totals"]
+    logger.info(
+        "ooni: %d files, rows in %d, out %d, rejected %d (duplicates %d, withheld %d), "
+        "%d file errors, %.1f s", len(files), totals["rows_read"], totals["rows_out"],
+        totals["rows_rejected"], totals["rejected_by_reason"].get("duplicate-row", 0),
+        totals["rejected_by_reason"].get("withheld-probe", 0), len(manifest["errors"]),
+        time.perf_counter() - started)
+    return IngestResult(target, manifest)
+
+
+def _finish(build: Path, spool: Path, summaries: list[dict], results: list[dict],
+            engine: str) -> dict:
+    """Merge rejects, check the accounting, compute the dataset hash, return the manifest."""
+    import pandas as pd
+
+    from censorlab import __version__
+    from censorlab.accounting import FileAccounting
+    from censorlab.schema import SCHEMA_VERSION
+    from censorlab.storage import content_hash, schema_signature, to_arrow
+
+    parts = [pq.read_table(p) for p in sorted((spool / "rejects").glob("*.parquet"))]
+    parts += [pq.read_table(p) for p in sorted((spool / "dedup").glob("*.parquet"))]
+    rejects = pa.concat_tables(parts).to_pandas() if parts else None
+    from censorlab.rejects import empty_rejects
+
+    rejects_table = to_arrow(rejects if rejects is not None else empty_rejects(), "rejects")
+    pq.write_table(rejects_table, build / _REJECTS_NAME, compression="zstd")
+    duplicates: Counter = Counter()
+    for result in results:
+        duplicates.update(result["duplicates"])
+    inputs, by_reason = [], Counter()
+    for s in summaries:
+        dups = duplicates.get(s["source_file"], 0)
+        rejected = s["rows_rejected_read"] + dups
+        acc = FileAccounting(source_file=s["source_file"], sha256=s["sha256"], dataset=DATASET,
+                             rows_read=s["rows_read"], rows_clean=s["rows_read"] - rejected,
+                             rows_rejected=rejected, rows_out=s["rows_spooled"] - dups).check()
+        reasons = Counter(s["reasons"])
+        if dups:
+            reasons["duplicate-row"] += dups
+        by_reason.update(reasons)
+        inputs.append({**acc.to_dict(), "rejected_by_reason": dict(sorted(reasons.items())),
+                       "error": s["error"]})
+    out_rows = sum(r["rows_out"] for r in results)
+    if out_rows != sum(i["rows_out"] for i in inputs):  # pragma: no cover - a bug
+        raise AssertionError("rows written differ from the per-file accounting")
+    hashes = [np.load(p) for p in sorted((spool / "hashes").glob("*.npy"))]
+    all_hashes = np.sort(np.concatenate(hashes)) if hashes else np.zeros(0, np.uint64)
+    digest = hashlib.sha256(schema_signature(output_schema()).encode())
+    digest.update(all_hashes.tobytes())
+    totals = {key: sum(i[key] for i in inputs) for key in
+              ("rows_read", "rows_clean", "rows_rejected", "rows_merged", "rows_out")}
+    totals["rejected_by_reason"] = dict(sorted(by_reason.items()))
+    return {
+        "table": TABLE,
+        "source": PROVENANCE.to_dict(),
+        "package_version": __version__,
+        "schema_version": SCHEMA_VERSION,
+        "engine": engine,
+        "duplicates_policy": "rejected (reason duplicate-row); first copy in (source_file, "
+                             "source_line) order kept; rows_merged is always 0",
+        "content_hash": "sha256:" + digest.hexdigest(),
+        "content_hash_definition": "storage.content_hash of the whole table (all partitions, "
+                                   "partition columns as strings): sha256 of the schema "
+                                   "signature and the sorted per-row hashes",
+        "rows": out_rows,
+        "partitions": [{"test_name": r["test_name"], "measurement_month": r["measurement_month"],
+                        "rows": r["rows_out"], "parts": r["parts"]} for r in results],
+        "rejects": {"path": _REJECTS_NAME, "rows": rejects_table.num_rows,
+                    "content_hash": content_hash(rejects_table)},
+        "inputs": inputs,
+        "totals": totals,
+        "errors": [i["error"] for i in inputs if i["error"]],
+    }
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n",
+                    encoding="utf-8")
+
+
+def _swap_into_place(build: Path, target: Path) -> None:
+    """Replace ``target`` by ``build`` with renames on the same file system.
+
+    The old output is first renamed aside, then the new one renamed in, then the old one
+    deleted: at every instant either the old or the new complete directory exists (the gap
+    between the two renames leaves the old one under ``.<name>.old-*``).
+    """
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
+        os.replace(target, old)
+    os.replace(build, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def read_manifest(dataset_dir: str | Path) -> dict:
+    """Return the manifest of an ingested dataset."""
+    return json.loads((Path(dataset_dir) / _MANIFEST_NAME).read_text(encoding="utf-8"))
+
+
+def read_rejects(dataset_dir: str | Path) -> pa.Table:
+    """Return the rejects table of an ingested dataset."""
+    return pq.read_table(Path(dataset_dir) / _REJECTS_NAME)
+
+
+def read_dataset(dataset_dir: str | Path, filters=None) -> pa.Table:
+    """Read the dataset back as one Arrow table with string partition columns (for hashing)."""
+    import pyarrow.dataset as ds
+
+    partitioning = ds.partitioning(pa.schema([("test_name", pa.string()),
+                                              ("measurement_month", pa.string())]),
+                                   flavor="hive")
+    dataset = ds.dataset(str(dataset_dir), format="parquet", partitioning=partitioning)
+    table = dataset.to_table(filter=filters)
+    return table.select(list(OUTPUT_COLUMNS)).cast(output_schema())
