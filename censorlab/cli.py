@@ -28,7 +28,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
     manifest = build(args.raw, args.out, as_of=args.as_of, force=args.force)
     rejected = sum(manifest["rejects_by_reason"].values())
-    tables = ", ".join(f"{name} {info['rows']}" for name, info in manifest["tables"].items())
+    tables = ", ".join(f"{name} {info['rows']}"
+                       for name, info in sorted(manifest["tables"].items()))
     print(f"built {tables} rows (as_of {manifest['as_of']}; {rejected} rejected rows, see "
           "rejects.parquet)")
     return EXIT_OK

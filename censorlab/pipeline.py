@@ -117,6 +117,22 @@ def clean_sources(raw_dir: Path, sha256: dict[str, str]) -> dict[str, SourceResu
     return results
 
 
+def code_fingerprint() -> str:
+    """Hash of the package's source files: processed data is a function of raw data and code.
+
+    A build whose code changed is stale even when the version number did not move.
+    """
+    import hashlib
+
+    from censorlab.paths import PACKAGE_DIR
+
+    digest = hashlib.sha256()
+    for path in sorted(PACKAGE_DIR.rglob("*.py")):
+        digest.update(path.relative_to(PACKAGE_DIR).as_posix().encode())
+        digest.update(path.read_bytes())
+    return "sha256:" + digest.hexdigest()
+
+
 def _manifest_matches(out_dir: Path, inputs: dict[str, str], as_of: str | None) -> bool:
     path = out_dir / MANIFEST_NAME
     if not path.exists():
@@ -127,11 +143,12 @@ def _manifest_matches(out_dir: Path, inputs: dict[str, str], as_of: str | None) 
         return False
     same = (
         manifest.get("package_version") == __version__
+        and manifest.get("code_fingerprint") == code_fingerprint()
         and manifest.get("schema_version") == SCHEMA_VERSION
         and {k: v["sha256"] for k, v in manifest.get("inputs", {}).items()} == inputs
         and (as_of is None or manifest.get("as_of") == as_of)
     )
-    return same and not check_outputs(out_dir, manifest, deep=False)
+    return same and not check_outputs(out_dir, manifest, deep=True)
 
 
 def build(
@@ -190,6 +207,7 @@ def build(
     manifest = {
         "package_version": __version__,
         "schema_version": SCHEMA_VERSION,
+        "code_fingerprint": code_fingerprint(),
         "as_of": as_of,
         "inputs": accounting,
         "tables": written,

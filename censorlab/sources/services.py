@@ -80,10 +80,6 @@ def _reject_duplicate_ids(df: pd.DataFrame) -> pd.DataFrame:
                         "service_id already defined earlier: " + df["service_id"].fillna(""))
 
 
-def _finish(df: pd.DataFrame) -> pd.DataFrame:
-    return df.assign(source_lines=None)
-
-
 def clean(raw: RawFile, context: BuildContext) -> SourceResult:
     """Clean the service reference table."""
     marked = (
