@@ -17,7 +17,7 @@ import logging
 from pathlib import Path
 
 import pandas as pd
-from tqdm.auto import tqdm
+from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from censorlab import __version__
@@ -107,6 +107,7 @@ def clean_sources(raw_dir: Path, sha256: dict[str, str]) -> dict[str, SourceResu
             raw_name = module.RAW_FILES[0]
             raw = module.read_raw(raw_dir / raw_name, name=raw_name)
             result = module.clean(raw, context)
+            result.accounting.repairs = list(raw.repairs)  # recorded in the manifest
             results[module.TABLE] = result
             if module.TABLE == "services":
                 context.services = ServiceCatalog(result.table)

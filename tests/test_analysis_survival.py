@@ -5,6 +5,10 @@ likelihood below are written from their textbook definitions (Kalbfleisch & Pren
 numpy/scipy only, so they share no code with statsmodels.
 """
 
+import json
+import re
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -226,3 +230,82 @@ def test_cluster_robust_errors_change_se_not_coefficients(blocks):
     robust = fit_cox(clustered, covariates=["has_diplomatic_contact"], cluster="decision")
     assert robust["coef"].iloc[0] == pytest.approx(plain["coef"].iloc[0])
     assert robust["se"].iloc[0] != pytest.approx(plain["se"].iloc[0])
+
+
+NOTEBOOK_03 = Path(__file__).resolve().parents[1] / "notebooks" / "03-duration-vs-diplomacy.ipynb"
+
+
+def _notebook_text(path):
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    return "\n".join(
+        "".join(output.get("text", ""))
+        for cell in notebook["cells"]
+        if cell["cell_type"] == "code"
+        for output in cell.get("outputs", [])
+    )
+
+
+@pytest.fixture(scope="module")
+def real_blocks():
+    """The notebook 03 analysis frame, built from the processed tables (skip when not built)."""
+    import censorlab
+    from censorlab import analysis
+
+    try:
+        blocks = censorlab.load("block_events")
+        diplomacy = censorlab.load("diplomatic_events")
+        as_of = censorlab.load_manifest()["as_of"]
+    except Exception as exc:  # noqa: BLE001 - any missing build means "skip", not "fail"
+        pytest.skip(f"processed data not built: {exc}")
+    return (
+        blocks.pipe(analysis.select_implemented_blocks)
+        .pipe(analysis.compute_block_durations, as_of=as_of)
+        .pipe(analysis.add_block_covariates, diplomacy, window_days=30)
+    )
+
+
+def test_notebook_03_km_matches_hand_estimator_on_real_data(real_blocks):
+    time = real_blocks["duration_days"].to_numpy()
+    status = real_blocks["observed"].to_numpy(int)
+    hand = hand_km(time, status)
+    hand_at_year = hand.loc[hand["time"] <= 365, "survival"].iloc[-1]
+    library = estimate_survival_at(real_blocks, [365])["survival"].iloc[0]
+    assert library == pytest.approx(hand_at_year, rel=1e-12)
+    assert np.isnan(hand_median(hand)) == np.isnan(summarise_km(real_blocks)["median_days"].iloc[0])
+    text = _notebook_text(NOTEBOOK_03)
+    stored = re.search(r"^\s*all\s+365\.0\s+(\d+)\s+([0-9.]+)", text, flags=re.MULTILINE)
+    assert stored is not None
+    assert int(stored.group(1)) == int((time >= 365).sum())
+    assert stored.group(2) == f"{hand_at_year:.3f}"
+
+
+def test_notebook_03_cox_matches_hand_breslow_fit_on_real_data(real_blocks):
+    design = real_blocks[["has_diplomatic_contact"]].astype(float).to_numpy()
+    coef, se = hand_cox(
+        real_blocks["duration_days"].to_numpy(), real_blocks["observed"].to_numpy(int), design
+    )
+    z = stats.norm.ppf(0.975)
+    hr, low, high = np.exp(coef[0]), np.exp(coef[0] - z * se[0]), np.exp(coef[0] + z * se[0])
+    p_value = 2 * stats.norm.sf(abs(coef[0] / se[0]))
+    library = fit_cox(real_blocks, covariates=["has_diplomatic_contact"]).iloc[0]
+    assert library["hazard_ratio"] == pytest.approx(hr, rel=1e-4)
+    assert library["hr_ci_high"] == pytest.approx(high, rel=1e-3)
+    headline = f"HR of contact = {hr:.2f} (95% CI {low:.2f}-{high:.2f}), p = {p_value:.3f}"
+    assert headline in _notebook_text(NOTEBOOK_03)
+
+
+def test_wechat_2017_duration_on_real_data(real_blocks):
+    wechat = real_blocks.set_index("event_id").loc["RU-2017-WECHAT"]
+    assert wechat["duration_days"] == 7
+    assert (wechat["duration_low_days"], wechat["duration_high_days"]) == (7, 7)
+    assert bool(wechat["observed"])
+
+
+def test_km_curve_extends_to_last_censored_time_and_keeps_day_zero_events():
+    data = pd.DataFrame(
+        {"duration_days": [0, 2, 2, 5, 9], "observed": [True, True, False, True, False]}
+    )
+    km = estimate_km(data)
+    assert km["time"].tolist() == [0.0, 2.0, 5.0, 9.0]
+    assert km["survival"].round(3).tolist() == [0.8, 0.6, 0.3, 0.3]
+    assert km["n_events"].tolist() == [1, 1, 1, 0]

@@ -112,7 +112,7 @@ def test_unknown_end_is_null_never_today(blocks, manifest):
 
 
 def test_parquet_carries_provenance_metadata(manifest):
-    for name, info in manifest["tables"].items():
+    for info in manifest["tables"].values():
         meta = json.loads(pq.read_schema(PROCESSED_DIR / info["path"]).metadata[METADATA_KEY])
         assert meta["content_hash"] == info["content_hash"]
         assert meta["as_of"] == manifest["as_of"]

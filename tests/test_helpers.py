@@ -110,7 +110,7 @@ def test_reader_rejects_bad_shapes_and_keeps_lines(tmp_path):
 
 def test_reader_stops_on_undecodable_bytes_with_offset(tmp_path):
     path = tmp_path / "t.csv"
-    path.write_bytes("a,b\n1,2\n".encode() + "Россия,3\n".encode("cp1251"))
+    path.write_bytes(b"a,b\n1,2\n" + "Россия,3\n".encode("cp1251"))
     with pytest.raises(RawFileError) as info:
         read_delimited(path, dataset="t", required_columns=("a", "b"))
     assert info.value.line == 3 and "byte offset 8" in str(info.value)

@@ -99,6 +99,13 @@ def _km_one_group(label: str, time: np.ndarray, status: np.ndarray, alpha: float
     )
     # An event at time 0 (lifted the day it started) replaces the synthetic origin row.
     table = pd.concat([origin, steps], ignore_index=True).drop_duplicates("time", keep="last")
+    # The curve stays flat after the last event until the last (censored) observation.
+    last_time = float(np.max(time)) if len(time) else 0.0
+    if last_time > table["time"].max():
+        tail = table.tail(1).assign(
+            time=last_time, n_at_risk=int(np.sum(time >= last_time)), n_events=0
+        )
+        table = pd.concat([table, tail], ignore_index=True)
     return table.assign(group=label)
 
 
@@ -120,7 +127,8 @@ def estimate_km(
 
     Returns:
         ``group, time, n_at_risk, n_events, survival, ci_low, ci_high``, starting at time 0
-        with survival 1 for each group, sorted by group and time.
+        with survival 1 and ending at the group's last observed time (censored or not),
+        sorted by group and time.
     """
     complete = _complete_cases(data, [duration, observed])
     labels = _group_labels(complete, group)
