@@ -17,8 +17,6 @@ import logging
 from pathlib import Path
 
 import pandas as pd
-from tqdm import tqdm
-from tqdm.contrib.logging import logging_redirect_tqdm
 
 from censorlab import __version__
 from censorlab.checksums import verify_files
@@ -26,6 +24,7 @@ from censorlab.cleaning import assert_valid
 from censorlab.countries import CountryResolver, read_aliases
 from censorlab.errors import CensorlabError, ValidationError
 from censorlab.paths import MANIFEST_NAME, PROCESSED_DIR, RAW_DIR
+from censorlab.progress import logging_to_progress, progress_bar
 from censorlab.provenance import BuildContext, SourceResult
 from censorlab.rawcsv import read_delimited
 from censorlab.rejects import concat_rejects
@@ -102,8 +101,8 @@ def clean_sources(raw_dir: Path, sha256: dict[str, str]) -> dict[str, SourceResu
                            sha256=sha256)
     results: dict[str, SourceResult] = {}
     modules = curated_modules()
-    with logging_redirect_tqdm():
-        for module in tqdm(modules, desc="sources", unit="source", disable=None):
+    with logging_to_progress():
+        for module in progress_bar(modules, desc="sources", unit="source"):
             raw_name = module.RAW_FILES[0]
             raw = module.read_raw(raw_dir / raw_name, name=raw_name)
             result = module.clean(raw, context)

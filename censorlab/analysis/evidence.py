@@ -604,6 +604,28 @@ def count_statuses(evidence: pd.DataFrame) -> pd.Series:
     return evidence["status"].value_counts().reindex(list(STATUSES), fill_value=0)
 
 
+def select_pair(frame: pd.DataFrame, probe_cc: str, service_id: str) -> pd.DataFrame:
+    """Return the rows of one country-service series of a panel or of its changes."""
+    keep = (frame["probe_cc"] == probe_cc) & (frame["service_id"] == service_id)
+    return frame.loc[keep].reset_index(drop=True)
+
+
+def count_measured_days(
+    panel: pd.DataFrame, probe_cc: str, service_id: str, day: object, window_days: int
+) -> int:
+    """Count days with an ok or blocked measurement within ``window_days`` of ``day``.
+
+    Used to decide which recorded dates are worth a figure: a window without measurements
+    would only show an empty axis.
+    """
+    series = select_pair(panel, probe_cc, service_id)
+    centre = pd.Timestamp(day)
+    near = series[DAY].between(
+        centre - pd.Timedelta(days=window_days), centre + pd.Timedelta(days=window_days)
+    )
+    return int(((series["n_ok"] + series["n_blocked"]) > 0)[near].sum())
+
+
 # ---------------------------------------------------------------------------------------------
 # plot
 # ---------------------------------------------------------------------------------------------
@@ -634,6 +656,7 @@ def plot_blocked_share(
     Returns:
         The Axes.
     """
+    import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
 
     ax = plt.gca() if ax is None else ax
@@ -685,6 +708,9 @@ def plot_blocked_share(
                         linewidth=0,
                         label="recorded start/end" if i == 0 and what == "start" else None,
                     )
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=7)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     ax.set_ylim(-0.02, 1.02)
     ax.set_ylabel("blocked share")
     ax.set_xlabel("day (UTC)")
