@@ -12,7 +12,7 @@ is the plain `rows_clean == rows_out + rows_merged`.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 
 class AccountingError(AssertionError):
@@ -32,6 +32,7 @@ class FileAccounting:
     rows_split: int = 0
     rows_merged: int = 0
     rows_out: int = 0
+    repairs: list[str] = field(default_factory=list)  # e.g. a stripped byte-order mark
 
     def check(self) -> FileAccounting:
         """Raise AccountingError unless both invariants hold; return self for chaining."""

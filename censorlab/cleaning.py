@@ -124,6 +124,7 @@ __all__ = [
 # --- generic steps used by several curated sources ------------------------------------------
 
 URL_SPLIT = ";"
+ONGOING_MARKERS = frozenset({"ongoing", "present"})
 
 
 def strip_cells(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -193,12 +194,15 @@ def parse_dates(
     `day_approx`); the bounds go to `<prefix>earliest_date` and `<prefix>latest_date`.
 
     Rows whose date is not in a declared form, or whose precision contradicts the form, are
-    rejected with `type-error`; an empty optional date stays null (for an end: ongoing).
+    rejected with `type-error`; an empty optional date, or one written `ongoing` or
+    `present`, stays null (for an end: ongoing as of the source).
     """
     from censorlab.dates import DateParseError, parse_partial_date
 
     parsed, errors = [], []
     for text, precision in zip(df[date_column], df[precision_column], strict=True):
+        if not required and isinstance(text, str) and text.strip().casefold() in ONGOING_MARKERS:
+            text = None  # `ongoing`/`present`: no end recorded, the same as an empty cell
         if text is None:
             parsed.append(None)
             errors.append(None if not required else f"{date_column} is empty")

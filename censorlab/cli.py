@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args)
-    except (CensorlabError, FileNotFoundError) as exc:
+    except (CensorlabError, OSError) as exc:  # OSError: full disk, unwritable output, ...
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
 

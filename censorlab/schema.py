@@ -228,6 +228,47 @@ FIELDS.update({f.name: f for f in [
 # --- end of measurement tables -------------------------------------------------------------
 
 # --- downloaded-format tables (STOP, GDELT, registry): fields added here -------------------
+FLOAT = pa.float64()
+FIELDS.update({f.name: f for f in [
+    # Access Now STOP
+    Field("is_ongoing", BOOL, "The source's own status (STOP `shutdown_status`) says the event "
+          "was ongoing when exported; null when the source gives no status. An ended event "
+          "with a null end_date has an unknown end."),
+    Field("area_name", STRING, "Region or city affected, as the source names it."),
+    Field("geo_scope", STRING, "Geographic scope as the source states it (e.g. Level 1)."),
+    Field("shutdown_type", STRING, "STOP shutdown_type as reported (Shutdown, Throttle, ...)."),
+    Field("shutdown_extent", STRING, "STOP shutdown_extent as reported (Full network, "
+          "Service-based, ...)."),
+    Field("is_service_based", BOOL, "True when STOP's shutdown_extent names a service-based "
+          "block: the row then describes one affected platform (service_id)."),
+    Field("affected_service_raw", STRING, "The platform as the source names it: the STOP "
+          "`<name>_affected` column or a name in `other_affected`; null for whole-network rows."),
+    Field("reported_duration_text", STRING, "Duration exactly as the source wrote it (may be "
+          "text such as `Curfew Style`); a source fact, not derived from the dates."),
+    Field("reported_duration_hours", FLOAT, "reported_duration_text as hours when its unit is "
+          "unambiguous (days x 24); null otherwise.", unit="hours", minimum=0),
+    # GDELT
+    Field("cameo_code", STRING, "CAMEO event code of a GDELT event (EventCode).",
+          pattern=r"^\d{2,4}$"),
+    Field("goldstein_scale", FLOAT, "GDELT GoldsteinScale: fixed conflict/cooperation score of "
+          "the CAMEO code (-10 to +10).", unit="score", minimum=-10),
+    Field("num_mentions", INT, "GDELT NumMentions: mentions of the event in the 15-minute "
+          "window that produced the row.", unit="mentions", minimum=0),
+    Field("action_country", STRING, "Alpha-2 country where the action took place (GDELT "
+          "ActionGeo_CountryCode, FIPS 10-4 mapped through the crosswalk).",
+          pattern=ALPHA2_PATTERN),
+    # Roskomnadzor registry
+    Field("decision_date", DATE, "Date of the legal decision behind a registry entry (field 6 "
+          "of the dump); can precede the day ISPs started blocking."),
+    Field("decision_number", STRING, "Number of the legal decision, as written in the registry."),
+    Field("blocked_host", STRING, "A domain listed by a registry entry (lower-cased, `*.` "
+          "wildcard kept)."),
+    Field("entry_urls", STRING_LIST, "URLs listed by the same registry entry."),
+    Field("entry_ips", STRING_LIST, "IPv4 addresses and subnets listed by the same registry "
+          "entry."),
+    Field("snapshot_time", TIMESTAMP, "When the registry dump was produced (its `Updated:` "
+          "line, UTC)."),
+]})
 # --- end of downloaded-format tables -------------------------------------------------------
 
 
@@ -429,6 +470,62 @@ register_table(
     )
 )
 # --- end of measurement tables (registered) ---------------------------------------------------
+
+# --- downloaded-format tables (STOP, GDELT, registry): registered here, fields above ----------
+register_table(
+    Table(
+        name="stop_events",
+        description="Access Now #KeepItOn STOP rows: one row per (raw row, country) for network "
+        "shutdowns, and per (raw row, country, platform) for service-based blocks.",
+        columns=(
+            "event_id", "blocking_country", "start_date", "end_date", "is_ongoing",
+            "area_name", "geo_scope", "shutdown_type", "shutdown_extent", "is_service_based",
+            "service_id", "affected_service_raw", "authority", "legal_basis",
+            "reported_duration_text", "reported_duration_hours", "source_urls", "source_file",
+            "source_line",
+        ),
+        primary_key=("event_id",),
+        required=("blocking_country", "start_date", "is_service_based", "source_urls",
+                  "source_file", "source_line"),
+        sort_key=("blocking_country", "start_date", "event_id"),
+    )
+)
+
+register_table(
+    Table(
+        name="gdelt_events",
+        description="GDELT events between two countries with a diplomatic CAMEO code, in the "
+        "diplomatic_events columns plus CAMEO code, Goldstein score, mentions and action place.",
+        columns=(
+            "event_id", "date", "date_precision", "earliest_date", "latest_date", "country_a",
+            "country_b", "kind", "title", "notes", "related_block_event_ids", "confidence",
+            "confidence_note", "source_urls", "source_file", "source_line", "cameo_code",
+            "goldstein_scale", "num_mentions", "action_country",
+        ),
+        primary_key=("event_id",),
+        required=("date", "date_precision", "earliest_date", "latest_date", "country_a",
+                  "country_b", "kind", "title", "confidence", "source_urls", "source_file",
+                  "source_line", "cameo_code"),
+        row_checks=(_bounds_ordered(""),),
+        sort_key=("date", "country_a", "country_b", "event_id"),
+    )
+)
+
+register_table(
+    Table(
+        name="rkn_decisions",
+        description="Roskomnadzor registry entries that list a domain of a known service: one "
+        "row per (entry, domain), with the decision date, number and issuing body.",
+        columns=(
+            "service_id", "blocked_host", "decision_date", "decision_number", "authority",
+            "entry_urls", "entry_ips", "snapshot_time", "source_file", "source_line",
+        ),
+        primary_key=("source_file", "source_line", "blocked_host"),
+        required=("service_id", "decision_date"),
+        sort_key=("service_id", "decision_date", "blocked_host", "source_file", "source_line"),
+    )
+)
+# --- end of downloaded-format tables (registered) ---------------------------------------------
 
 
 def arrow_schema(table: str) -> pa.Schema:

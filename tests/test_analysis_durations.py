@@ -4,7 +4,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from censorlab.analysis.durations import compute_block_durations, select_implemented_blocks
+from censorlab.analysis.durations import (
+    apply_end_status_scenario,
+    classify_end_status,
+    compute_block_durations,
+    says_end_unknown,
+    select_implemented_blocks,
+)
 
 AS_OF = "2025-11-01"
 
@@ -103,3 +109,135 @@ def test_missing_brackets_fall_back_to_point_dates():
 def test_select_implemented_blocks_drops_only_explicit_false(flags, kept):
     blocks = pd.DataFrame({"event_id": list("abcd"), "is_implemented": pd.array(flags, "boolean")})
     assert select_implemented_blocks(blocks)["event_id"].tolist() == kept
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "for start; end not found",
+        "end unknown",
+        "End date not found",
+        "end dates unknown; multi-service row",
+        "end of block not found",
+        "day approximate; end not captured",
+        "order confirmed; enforcement and end not confirmed",
+        "Directive ordered blocking until 2021-02-07; actual end not found in sources read",
+        "messenger-specific end date not captured",
+        "Remained blocked after Facebook unblocked 2015-12-10; unblock date not found",
+        "restoration date not captured; WhatsApp unaffected",
+        "unblock dates per service not captured",
+        "One source says LINE was later unblocked (date not found)",
+        "implying access was restored at an unknown date",
+        "high: for date; durations of the social-media restrictions not all captured",
+        "later status of each service not tracked here",
+        "later lifting of VoIP restrictions not sourced here",
+    ],
+)
+def test_says_end_unknown_matches_documented_phrases(text):
+    assert says_end_unknown(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "order date; enforcement date not captured",
+        "for order; enforcement day not captured",
+        "Blocked 'in early February' 2021; exact day not captured",
+        "for order; enforcement not confirmed",
+        "platforms affected reported inconsistently; ongoing as of source",
+        "for start; still blocked as of source date",
+        "Suspension until further notice; the weekend not found in archive",
+        "",
+        None,
+        float("nan"),
+    ],
+)
+def test_says_end_unknown_ignores_start_side_and_ongoing_phrases(text):
+    assert not says_end_unknown(text)
+
+
+def _end_status_blocks() -> pd.DataFrame:
+    """Six day-precision blocks starting 2020-01-01; AS_OF_END gives the ongoing one 100 days."""
+    return pd.DataFrame(
+        {
+            "event_id": list("ABCDEF"),
+            "start_date": ["2020-01-01"] * 6,
+            "end_date": ["2020-01-03", "2020-01-11", "2020-01-21", None, None, None],
+            "confidence_note": [
+                None,
+                "end not found",
+                None,
+                "for start; end not found",
+                None,
+                None,
+            ],
+            "notes": [
+                None,
+                None,
+                None,
+                None,
+                "Temporary block; end date unknown",
+                "still in force",
+            ],
+            "has_diplomatic_contact": [False, True, False, False, True, False],
+        }
+    )
+
+
+AS_OF_END = "2020-04-10"
+
+
+def test_classify_end_status_reported_wins_then_text_then_ongoing():
+    out = classify_end_status(_end_status_blocks())
+    assert out["end_status"].tolist() == [
+        "reported",
+        "reported",
+        "reported",
+        "unknown",
+        "unknown",
+        "ongoing",
+    ]
+
+
+def test_classify_end_status_without_text_columns_is_ongoing():
+    blocks = _end_status_blocks().drop(columns=["confidence_note", "notes"])
+    assert classify_end_status(blocks)["end_status"].tolist()[3:] == ["ongoing"] * 3
+
+
+def test_end_status_scenarios_recensor_only_unknown_ends():
+    durations = compute_block_durations(_end_status_blocks(), as_of=AS_OF_END).pipe(
+        classify_end_status
+    )
+    as_ongoing = apply_end_status_scenario(durations, "as_ongoing")
+    assert as_ongoing["duration_days"].tolist() == [2, 10, 20, 100, 100, 100]
+    excluded = apply_end_status_scenario(durations, "excluded")
+    assert excluded["event_id"].tolist() == ["A", "B", "C", "F"]
+    at_report = apply_end_status_scenario(durations, "censored_at_report", unknown_min_days=5)
+    assert at_report["duration_days"].tolist() == [2, 10, 20, 5, 5, 100]
+    assert at_report["observed"].tolist() == [True, True, True, False, False, False]
+    assert at_report["censor_date"].iloc[3] == pd.Timestamp("2020-01-06")
+    with pytest.raises(ValueError, match="scenario"):
+        apply_end_status_scenario(durations, "dropped")
+
+
+def test_censored_at_report_uses_latest_start_and_never_passes_as_of():
+    blocks = pd.DataFrame(
+        {
+            "event_id": ["MONTH", "LATE"],
+            "start_date": ["2020-03-01", "2020-04-10"],
+            "start_earliest_date": ["2020-03-01", "2020-04-10"],
+            "start_latest_date": ["2020-03-31", "2020-04-10"],
+            "end_date": [None, None],
+            "notes": ["end not found", "end unknown"],
+        }
+    )
+    durations = compute_block_durations(blocks, as_of=AS_OF_END).pipe(classify_end_status)
+    out = apply_end_status_scenario(durations, "censored_at_report", unknown_min_days=1)
+    month = out.iloc[0]
+    assert (month["duration_days"], month["duration_low_days"], month["duration_high_days"]) == (
+        31,
+        1,
+        31,
+    )
+    late = out.iloc[1]
+    assert late["censor_date"] == pd.Timestamp(AS_OF_END) and late["duration_days"] == 0

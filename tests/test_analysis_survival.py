@@ -14,13 +14,16 @@ import pandas as pd
 import pytest
 from scipy import optimize, stats
 
+from censorlab.analysis.durations import classify_end_status, compute_block_durations
 from censorlab.analysis.survival import (
+    check_proportional_hazards,
     encode_covariates,
     estimate_km,
     estimate_survival_at,
     fit_cox,
     fit_cox_across_bounds,
     run_logrank_test,
+    summarise_end_status_sensitivity,
     summarise_km,
 )
 
@@ -309,3 +312,93 @@ def test_km_curve_extends_to_last_censored_time_and_keeps_day_zero_events():
     assert km["time"].tolist() == [0.0, 2.0, 5.0, 9.0]
     assert km["survival"].round(3).tolist() == [0.8, 0.6, 0.3, 0.3]
     assert km["n_events"].tolist() == [1, 1, 1, 0]
+
+
+def test_end_status_sensitivity_gives_hand_computed_km_and_matching_cox():
+    blocks = pd.DataFrame(
+        {
+            "event_id": list("ABCDEF"),
+            "start_date": ["2020-01-01"] * 6,
+            "end_date": ["2020-01-03", "2020-01-11", "2020-01-21", None, None, None],
+            "notes": [None, None, None, "end not found", "end unknown", None],
+            "has_diplomatic_contact": [False, True, False, False, True, False],
+        }
+    )
+    data = compute_block_durations(blocks, as_of="2020-04-10").pipe(classify_end_status)
+    out = summarise_end_status_sensitivity(data, times=(7, 15), unknown_min_days=5)
+    assert out["scenario"].tolist() == ["as_ongoing", "excluded", "censored_at_report"]
+    assert out["n"].tolist() == [6, 4, 6]
+    assert out["n_unknown"].tolist() == [2, 0, 2]
+    assert out["n_events"].tolist() == [3, 3, 3]
+    # a: 2e 10e 20e 100c 100c 100c; b: 2e 10e 20e 100c; c: 2e 10e 20e 5c 5c 100c
+    assert np.isnan(out["median_days"].iloc[0])
+    assert out["median_days"].tolist()[1:] == [20.0, 20.0]
+    assert out["survival_7"].tolist() == pytest.approx([5 / 6, 3 / 4, 5 / 6])
+    assert out["survival_15"].tolist() == pytest.approx([4 / 6, 1 / 2, 5 / 6 * 2 / 3])
+    by_hand = {
+        "as_ongoing": ([2, 10, 20, 100, 100, 100], [1, 1, 1, 0, 0, 0]),
+        "excluded": ([2, 10, 20, 100], [1, 1, 1, 0]),
+        "censored_at_report": ([2, 10, 20, 5, 5, 100], [1, 1, 1, 0, 0, 0]),
+    }
+    contact = {"as_ongoing": [0, 1, 0, 0, 1, 0], "excluded": [0, 1, 0, 0]}
+    contact["censored_at_report"] = contact["as_ongoing"]
+    for _, row in out.iterrows():
+        time, status = by_hand[row["scenario"]]
+        frame = pd.DataFrame(
+            {
+                "duration_days": np.array(time, float),
+                "observed": np.array(status, bool),
+                "has_diplomatic_contact": np.array(contact[row["scenario"]], bool),
+            }
+        )
+        expected = fit_cox(frame, ["has_diplomatic_contact"]).iloc[0]
+        assert row["hazard_ratio"] == pytest.approx(expected["hazard_ratio"], rel=1e-9)
+        assert row["p_value"] == pytest.approx(expected["p_value"], rel=1e-9)
+
+
+def hand_schoenfeld(time, status, x, beta):
+    """Breslow Schoenfeld residual of each event: x_i minus the risk-set weighted mean of x."""
+    residuals = []
+    for i in np.flatnonzero(status == 1):
+        at_risk = time >= time[i]
+        weights = np.exp(beta * x[at_risk])
+        residuals.append(x[i] - np.sum(weights * x[at_risk]) / np.sum(weights))
+    return np.array(residuals)
+
+
+def test_ph_check_matches_hand_schoenfeld_correlation(blocks):
+    time = blocks["duration_days"].to_numpy()
+    status = blocks["observed"].to_numpy(int)
+    x = blocks["has_diplomatic_contact"].astype(float).to_numpy()
+    beta = np.log(fit_cox(blocks, ["has_diplomatic_contact"])["hazard_ratio"].iloc[0])
+    residuals = hand_schoenfeld(time, status, x, beta)
+    event_time = time[status == 1]
+    out = check_proportional_hazards(blocks, ["has_diplomatic_contact"]).set_index("transform")
+    assert out.index.tolist() == ["identity", "log", "rank"]
+    assert (out["n_events"] == status.sum()).all()
+    for transform, g in (
+        ("identity", event_time),
+        ("log", np.log1p(event_time)),
+        ("rank", stats.rankdata(event_time)),
+    ):
+        rho, p_value = stats.pearsonr(g, residuals)
+        assert out.loc[transform, "rho"] == pytest.approx(rho, rel=1e-6)
+        assert out.loc[transform, "p_value"] == pytest.approx(p_value, rel=1e-6)
+
+
+def test_ph_check_flags_a_hazard_ratio_that_changes_with_time():
+    # Group 1 ends early or not at all; group 0 ends late: the contact effect reverses in time.
+    early = [1, 2, 3, 4, 5, 6, 7, 8, 200, 200]
+    late = [50, 60, 70, 80, 90, 100, 110, 120, 130, 140]
+    data = pd.DataFrame(
+        {
+            "duration_days": np.array(early + late, float),
+            "observed": [True] * 8 + [False] * 2 + [True] * 10,
+            "has_diplomatic_contact": [True] * 10 + [False] * 10,
+        }
+    )
+    out = check_proportional_hazards(data, ["has_diplomatic_contact"]).set_index("transform")
+    assert (out["rho"] < 0).all()
+    assert out.loc["rank", "p_value"] < 0.01
+    with pytest.raises(ValueError, match="transform"):
+        check_proportional_hazards(data, ["has_diplomatic_contact"], transforms=["square"])

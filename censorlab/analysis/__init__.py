@@ -15,17 +15,21 @@ from censorlab.analysis.covariates import (
     pool_rare_levels,
 )
 from censorlab.analysis.durations import (
+    apply_end_status_scenario,
+    classify_end_status,
     compute_block_durations,
     select_implemented_blocks,
     summarise_duration_bounds,
 )
 from censorlab.analysis.survival import (
+    check_proportional_hazards,
     estimate_km,
     estimate_survival_at,
     fit_cox,
     fit_cox_across_bounds,
     run_logrank_across_bounds,
     run_logrank_test,
+    summarise_end_status_sensitivity,
     summarise_km,
     summarise_km_across_bounds,
 )
@@ -46,7 +50,10 @@ __all__ = [
     "CONTACT_KINDS",
     "add_block_covariates",
     "add_log_global_mau",
+    "apply_end_status_scenario",
     "assign_region",
+    "check_proportional_hazards",
+    "classify_end_status",
     "classify_authority",
     "compare_with_placebo",
     "compute_block_durations",
@@ -66,6 +73,7 @@ __all__ = [
     "run_logrank_test",
     "select_implemented_blocks",
     "summarise_duration_bounds",
+    "summarise_end_status_sensitivity",
     "summarise_km",
     "summarise_km_across_bounds",
     "summarise_mau_by_period",

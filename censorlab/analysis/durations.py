@@ -11,6 +11,14 @@ the numbers honest:
   is the shortest duration the bracketed dates allow (latest start to earliest end), the high
   bound the longest (earliest start to latest end), so every statistic can be reported as a
   range across ``duration_low_days`` .. ``duration_high_days``.
+* **End status** (:func:`classify_end_status`). The curated convention is "empty end_date =
+  ongoing as of the source", but many curated rows say in ``confidence_note``/``notes`` that
+  the end was simply *not found* (short election-time blocks, for instance). Treating those as
+  ongoing for years inflates durations, so each block gets ``end_status``: ``reported`` (an
+  end date is present), ``unknown`` (no end date, and the text matches one of
+  ``UNKNOWN_END_PATTERNS``) or ``ongoing`` (no end date otherwise). This is an interpretation
+  of free text and lives here, not in the processed table. :func:`apply_end_status_scenario`
+  turns it into the three censoring scenarios of the sensitivity analysis.
 
 Example:
     >>> import pandas as pd
@@ -30,6 +38,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 
 import pandas as pd
@@ -48,6 +57,34 @@ DURATION_COLUMNS = (
     "censor_date",
 )
 SECONDS_PER_DAY = 86_400
+
+END_REPORTED = "reported"
+END_ONGOING = "ongoing"
+END_UNKNOWN = "unknown"
+END_STATUS_TEXT_COLUMNS = ("confidence_note", "notes")
+# Case-insensitive regexes over "confidence_note | notes"; any match on a row without an end
+# date makes its end "unknown". Each names the END (or unblocking/restoration/lifting) as not
+# found/known/captured/confirmed, so start-side phrases ("enforcement date not captured",
+# "exact day not captured") and "ongoing as of source" never match.
+UNKNOWN_END_PATTERNS: tuple[str, ...] = (
+    # "end not found", "end date not found", "end dates unknown", "end of block not found",
+    # "actual end not found", "end not captured", "enforcement and end not confirmed"
+    r"\bend(?:\s+dates?)?(?:\s+of\s+(?:the\s+)?block)?\s+(?:is\s+)?"
+    r"(?:not\s+(?:found|known|captured|confirmed)|unknown)",
+    # "unblock date not found", "restoration date not captured", "unblock dates per service not
+    # captured"
+    r"\b(?:unblock(?:ing)?|restoration|lifting|reopening)\s+dates?\b[^;|.]{0,40}?"
+    r"\bnot\s+(?:found|known|captured|confirmed)",
+    # "later unblocked (date not found)", "access was restored at an unknown date"
+    r"\b(?:restored|unblocked|lifted)\b[^;|.]{0,40}?\b(?:unknown\s+date|date\s+not\s+found)",
+    # "durations of the social-media restrictions not all captured"
+    r"\bdurations?\b[^;|.]{0,60}?\bnot\s+(?:all\s+)?captured",
+    # "later status of each service not tracked", "later lifting ... not sourced here"
+    r"\blater\s+(?:status|lifting)\b[^;|.]{0,60}?\bnot\s+(?:tracked|sourced)",
+)
+_UNKNOWN_END_REGEX = re.compile("|".join(f"(?:{p})" for p in UNKNOWN_END_PATTERNS), re.IGNORECASE)
+DEFAULT_UNKNOWN_END_MIN_DAYS = 1
+END_STATUS_SCENARIOS = ("as_ongoing", "excluded", "censored_at_report")
 
 
 def coerce_dates(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
@@ -139,6 +176,99 @@ def compute_block_durations(blocks: pd.DataFrame, as_of: object) -> pd.DataFrame
         duration_low_days=low.where(started).clip(upper=duration).to_numpy(),
         duration_high_days=high.where(started).clip(lower=duration).to_numpy(),
     )
+
+
+def says_end_unknown(text: object) -> bool:
+    """Return True when a free text says a block's end was not found, known or captured.
+
+    Args:
+        text: A ``confidence_note``/``notes`` value (anything; non-strings give False).
+
+    Returns:
+        Whether any of ``UNKNOWN_END_PATTERNS`` matches (case-insensitive).
+
+    Example:
+        >>> says_end_unknown("for start; end not found")
+        True
+        >>> says_end_unknown("order date; enforcement date not captured")
+        False
+    """
+    return isinstance(text, str) and _UNKNOWN_END_REGEX.search(text) is not None
+
+
+def classify_end_status(blocks: pd.DataFrame) -> pd.DataFrame:
+    """Add ``end_status``: ``reported``, ``unknown`` or ``ongoing`` (rules: module docstring).
+
+    Args:
+        blocks: Rows of ``block_events`` (``end_date``; ``confidence_note`` and ``notes`` are
+            read when present).
+
+    Returns:
+        A copy with ``end_status``. ``reported`` whenever ``end_date`` is present, whatever
+        the text says; ``unknown`` when it is empty and the joined ``confidence_note | notes``
+        match :func:`says_end_unknown`; ``ongoing`` otherwise.
+    """
+    present = [column for column in END_STATUS_TEXT_COLUMNS if column in blocks.columns]
+    text = pd.Series("", index=blocks.index, dtype="object")
+    for column in present:
+        text = text.str.cat(blocks[column].astype("string").fillna(""), sep=" | ")
+    end_missing = blocks["end_date"].isna()
+    unknown = text.map(says_end_unknown).astype(bool)
+    status = pd.Series(END_ONGOING, index=blocks.index, dtype="object")
+    status = status.mask(unknown, END_UNKNOWN).mask(~end_missing, END_REPORTED)
+    return blocks.assign(end_status=status.to_numpy())
+
+
+def apply_end_status_scenario(
+    durations: pd.DataFrame,
+    scenario: str,
+    unknown_min_days: float = DEFAULT_UNKNOWN_END_MIN_DAYS,
+) -> pd.DataFrame:
+    """Re-censor the blocks whose end is ``unknown`` under one sensitivity scenario.
+
+    * ``as_ongoing``: unchanged (the curated convention: censored at ``as_of``).
+    * ``excluded``: the ``unknown`` rows are dropped.
+    * ``censored_at_report``: each ``unknown`` block is censored at
+      ``start_latest_date + unknown_min_days`` (never later than its ``as_of`` censor date):
+      all we know is that it was in force when it was reported. The bounds follow the same
+      rule (low from the latest start, high from the earliest start).
+
+    Args:
+        durations: Output of :func:`compute_block_durations` piped through
+            :func:`classify_end_status`.
+        scenario: One of ``END_STATUS_SCENARIOS``.
+        unknown_min_days: Days after the latest possible start that an ``unknown`` block is
+            known to have lasted (scenario ``censored_at_report`` only).
+
+    Returns:
+        A copy (``excluded``: a subset) with ``observed``, ``censor_date`` and the three
+        durations adjusted.
+    """
+    if scenario not in END_STATUS_SCENARIOS:
+        raise ValueError(f"scenario must be one of {END_STATUS_SCENARIOS}, got {scenario!r}")
+    unknown = durations["end_status"].eq(END_UNKNOWN).to_numpy()
+    if scenario == "as_ongoing":
+        return durations.copy()
+    if scenario == "excluded":
+        return durations.loc[~unknown].copy()
+    dated = coerce_dates(durations, DATE_COLUMNS + ("censor_date",)).pipe(_fill_bounds_from_point)
+    report_date = dated["start_latest_date"] + pd.Timedelta(days=unknown_min_days)
+    censor = report_date.where(report_date < dated["censor_date"], dated["censor_date"])
+    duration = _days_between(censor, dated["start_date"])
+    low = _days_between(censor, dated["start_latest_date"]).clip(lower=0).clip(upper=duration)
+    high = _days_between(censor, dated["start_earliest_date"]).clip(lower=duration)
+    started = durations["duration_days"].notna().to_numpy()
+    replace = unknown & started
+    out = durations.copy()
+    out["censor_date"] = dated["censor_date"].where(~replace, censor).to_numpy()
+    out["observed"] = out["observed"].to_numpy() & ~replace
+    for column, values in (
+        ("duration_days", duration),
+        ("duration_low_days", low),
+        ("duration_high_days", high),
+    ):
+        out[column] = out[column].where(~replace, values.to_numpy())
+    return out
 
 
 def select_implemented_blocks(blocks: pd.DataFrame) -> pd.DataFrame:

@@ -10,6 +10,12 @@ The statistics come from statsmodels (``SurvfuncRight``, ``survdiff``, ``PHReg``
 module only shapes inputs and outputs. With few lifted blocks the Cox model must stay small:
 :func:`fit_cox` reports the number of events per estimated parameter and logs a warning below
 ``MIN_EVENTS_PER_PARAMETER`` (the usual rule of thumb of ten), so notebooks can say so.
+
+Two checks of the assumptions go with the model: :func:`check_proportional_hazards` tests
+proportional hazards by correlating each covariate's Schoenfeld residuals with a function of
+time (Grambsch-Therneau style), and :func:`summarise_end_status_sensitivity` reruns the
+headline numbers under the three readings of blocks whose end is ``unknown``
+(:func:`censorlab.analysis.durations.apply_end_status_scenario`).
 """
 
 from __future__ import annotations
@@ -22,6 +28,13 @@ import pandas as pd
 from scipy import stats
 from statsmodels.duration.hazard_regression import PHReg
 from statsmodels.duration.survfunc import SurvfuncRight, survdiff
+
+from censorlab.analysis.durations import (
+    DEFAULT_UNKNOWN_END_MIN_DAYS,
+    END_STATUS_SCENARIOS,
+    END_UNKNOWN,
+    apply_end_status_scenario,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -324,6 +337,23 @@ def encode_covariates(
     return pd.concat(parts, axis=1)
 
 
+def _cox_inputs(
+    data: pd.DataFrame,
+    covariates: Sequence[str],
+    duration: str,
+    observed: str,
+    reference_levels: dict | None,
+    cluster: str | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """Complete cases, the design matrix (constant columns dropped) and the 0/1 status."""
+    complete = _complete_cases(
+        data, [duration, observed, *covariates, *([cluster] if cluster else [])]
+    )
+    design = encode_covariates(complete, covariates, reference_levels)
+    design = design.loc[:, design.std(ddof=0) > 0]
+    return complete, design, complete[observed].astype(bool).to_numpy(int)
+
+
 def fit_cox(
     data: pd.DataFrame,
     covariates: Sequence[str],
@@ -357,12 +387,9 @@ def fit_cox(
         events_per_parameter``. A warning is logged when events per parameter fall below
         ``MIN_EVENTS_PER_PARAMETER``.
     """
-    complete = _complete_cases(
-        data, [duration, observed, *covariates, *([cluster] if cluster else [])]
+    complete, design, status = _cox_inputs(
+        data, covariates, duration, observed, reference_levels, cluster
     )
-    design = encode_covariates(complete, covariates, reference_levels)
-    design = design.loc[:, design.std(ddof=0) > 0]
-    status = complete[observed].astype(bool).to_numpy(int)
     n_events = int(status.sum())
     events_per_parameter = n_events / max(design.shape[1], 1)
     if events_per_parameter < MIN_EVENTS_PER_PARAMETER:
@@ -438,3 +465,128 @@ def run_logrank_across_bounds(data: pd.DataFrame, **kwargs) -> pd.DataFrame:
         The stacked test rows with a leading ``duration_bound`` column.
     """
     return _stack_over_bounds(run_logrank_test, data, **kwargs)
+
+
+PH_TIME_TRANSFORMS = ("identity", "log", "rank")
+
+
+def _transform_time(time: np.ndarray, transform: str) -> np.ndarray:
+    if transform == "identity":
+        return time
+    if transform == "log":
+        return np.log1p(time)  # log(1 + t): defined for blocks lifted on day 0
+    if transform == "rank":
+        return stats.rankdata(time)
+    raise ValueError(f"transform must be one of {PH_TIME_TRANSFORMS}, got {transform!r}")
+
+
+def check_proportional_hazards(
+    data: pd.DataFrame,
+    covariates: Sequence[str],
+    duration: str = "duration_days",
+    observed: str = "observed",
+    reference_levels: dict | None = None,
+    ties: str = "breslow",
+    transforms: Sequence[str] = PH_TIME_TRANSFORMS,
+) -> pd.DataFrame:
+    """Test proportional hazards: Schoenfeld residuals against functions of time.
+
+    Under proportional hazards a covariate's Schoenfeld residuals (one per event) have no
+    trend in time. For each covariate and time transform (``identity``: days; ``log``:
+    log(1 + days); ``rank``: rank of the event time), this returns the Pearson correlation
+    between the residuals and the transformed event time and its p-value (t test with
+    n_events - 2 df). A small p means the hazard ratio changes with time. For one covariate
+    this correlation equals that of the scaled residuals of Grambsch and Therneau (1994);
+    with several, it is the simpler unscaled version.
+
+    Args:
+        data: One row per block.
+        covariates: As in :func:`fit_cox`.
+        duration: Column of durations in days.
+        observed: Event flag column.
+        reference_levels: Baselines for text covariates.
+        ties: ``"breslow"`` or ``"efron"``.
+        transforms: Which time transforms to test.
+
+    Returns:
+        ``term, transform, rho, p_value, n_events`` (one row per term and transform).
+    """
+    complete, design, status = _cox_inputs(data, covariates, duration, observed, reference_levels)
+    time = complete[duration].to_numpy(float)
+    model = PHReg(time, design.to_numpy(), status=status, ties=ties)
+    residuals = np.asarray(model.fit().schoenfeld_residuals)
+    is_event = status == 1
+    rows = []
+    for j, term in enumerate(design.columns):
+        for transform in transforms:
+            x = _transform_time(time[is_event], transform)
+            y = residuals[is_event, j]
+            rho, p_value = stats.pearsonr(x, y)
+            rows.append(
+                {
+                    "term": term,
+                    "transform": transform,
+                    "rho": float(rho),
+                    "p_value": float(p_value),
+                    "n_events": int(is_event.sum()),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def summarise_end_status_sensitivity(
+    data: pd.DataFrame,
+    covariate: str = "has_diplomatic_contact",
+    times: Sequence[float] = (7, 365),
+    unknown_min_days: float = DEFAULT_UNKNOWN_END_MIN_DAYS,
+    scenarios: Sequence[str] = END_STATUS_SCENARIOS,
+    duration: str = "duration_days",
+    alpha: float = DEFAULT_ALPHA,
+) -> pd.DataFrame:
+    """KM median, S(t) and the Cox hazard ratio of one covariate, per end-status scenario.
+
+    The scenarios (``as_ongoing``, ``excluded``, ``censored_at_report``) are those of
+    :func:`censorlab.analysis.durations.apply_end_status_scenario`; blocks with a reported
+    end and truly ongoing blocks are treated the same way in all three.
+
+    Args:
+        data: Output of ``compute_block_durations`` piped through ``classify_end_status``,
+            with the covariate column.
+        covariate: Covariate of the one-term Cox model (model A in notebook 03).
+        times: Days at which to read the overall KM curve (columns ``survival_<t>``).
+        unknown_min_days: See ``apply_end_status_scenario``.
+        scenarios: Which scenarios to run, in output order.
+        duration: Duration column (point or a bound).
+        alpha: 1 - confidence level.
+
+    Returns:
+        One row per scenario: ``scenario, n, n_unknown, n_events, n_censored, median_days,
+        median_ci_low, median_ci_high``, ``survival_<t>`` with ``survival_<t>_ci_low``/
+        ``_ci_high`` per time, then ``hazard_ratio, hr_ci_low, hr_ci_high, p_value`` of
+        ``covariate``.
+    """
+    rows = []
+    for scenario in scenarios:
+        scenario_data = apply_end_status_scenario(data, scenario, unknown_min_days)
+        row = {
+            "scenario": scenario,
+            "n_unknown": int(scenario_data["end_status"].eq(END_UNKNOWN).sum()),
+        }
+        km = summarise_km(scenario_data, duration=duration, alpha=alpha).iloc[0]
+        row.update(km.drop("group").to_dict())
+        at = estimate_survival_at(scenario_data, times, duration=duration, alpha=alpha)
+        for _, step in at.iterrows():
+            label = f"survival_{step['time']:g}"
+            row.update(
+                {
+                    label: step["survival"],
+                    f"{label}_ci_low": step["ci_low"],
+                    f"{label}_ci_high": step["ci_high"],
+                }
+            )
+        cox = fit_cox(scenario_data, [covariate], duration=duration, alpha=alpha).iloc[0]
+        row.update(cox[["hazard_ratio", "hr_ci_low", "hr_ci_high", "p_value"]].to_dict())
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    first = ["scenario", "n", "n_unknown", "n_events", "n_censored"]
+    return out.loc[:, [*first, *[column for column in out if column not in first]]]

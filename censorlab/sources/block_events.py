@@ -134,7 +134,7 @@ def _reject_duplicate_raw_ids(df: pd.DataFrame) -> pd.DataFrame:
     """A raw id used twice for different blocks is an error; the same block twice merges."""
     identity = df["event_id"].fillna("") + "|" + df["blocking_country"].fillna("") + "|" + \
         df["service"].fillna("")
-    first_identity = identity.groupby(df["event_id"]).transform("first")
+    first_identity = identity.groupby(df["event_id"]).transform("min")  # by content, not order
     clash = pending(df) & df["event_id"].duplicated(keep=False) & (identity != first_identity)
     return mark_rejects(df, clash, "primary-key",
                         "event_id reused for a different block: " + df["event_id"].fillna(""))
@@ -192,7 +192,8 @@ def _interval_groups(group: pd.DataFrame) -> pd.Series:
     start within its start bounds - the same block reported twice.
     """
     ends = group["end_latest_date"].fillna(group["start_latest_date"])
-    order = group.assign(_end=ends).sort_values(["start_earliest_date", "_end", "event_id"])
+    order = group.assign(_end=ends).sort_values(["start_earliest_date", "_end", "event_id",
+                                                 "raw_text"])
     labels, current, reach = {}, -1, None
     for index, row in order.iterrows():
         if reach is None or row["start_earliest_date"] > reach:
@@ -206,12 +207,13 @@ def _interval_groups(group: pd.DataFrame) -> pd.Series:
 
 def _combine_rows(group: pd.DataFrame) -> dict:
     """Merge rows describing one block: earliest start, latest (or open) end, all sources."""
-    group = group.sort_values(["start_earliest_date", "source_line"])
+    # Order by content, never by line number, so shuffled input gives the same merged row.
+    group = group.sort_values(["start_earliest_date", "event_id", "raw_text"])
     first = group.iloc[0].to_dict()
     if len(group) == 1:
         return first
     open_ended = group["end_earliest_date"].isna().any()
-    last_end = group.sort_values(["end_latest_date", "source_line"]).iloc[-1]
+    last_end = group.sort_values(["end_latest_date", "event_id", "raw_text"]).iloc[-1]
     merged = dict(first)
     for column in ("end_date", "end_precision", "end_earliest_date", "end_latest_date"):
         merged[column] = None if open_ended else last_end[column]
@@ -219,7 +221,8 @@ def _combine_rows(group: pd.DataFrame) -> dict:
     merged["merged_from"] = list(dict.fromkeys(i for ids in group["merged_from"] for i in ids))
     merged["source_lines"] = sorted({n for lines in group["source_lines"] for n in lines})
     merged["confidence"] = min(group["confidence"], key=["low", "medium", "high"].index)
-    merged["notes"] = " | ".join(dict.fromkeys(n for n in group["notes"] if n)) or None
+    notes = (n for n in group["notes"] if isinstance(n, str) and n)  # empty cells may be NaN
+    merged["notes"] = " | ".join(dict.fromkeys(notes)) or None
     return merged
 
 
@@ -263,8 +266,9 @@ def clean(raw: RawFile, context: BuildContext) -> SourceResult:
         .pipe(reject_invalid, TABLE)
     )
     exploded, late_rejects = _reject_whole_lines(exploded)
-    table = _merge_same_blocks(exploded).pipe(assert_valid, TABLE)
-    all_rejects = concat_rejects([raw.rejects, rejects, late_rejects])
+    exploded, table, key_rejects = _merge_rejecting_key_clashes(exploded)
+    table = table.pipe(assert_valid, TABLE)
+    all_rejects = concat_rejects([raw.rejects, rejects, late_rejects, key_rejects])
     rows_clean = exploded["source_line"].nunique()
     accounting = FileAccounting(
         source_file=raw.name,
@@ -279,6 +283,33 @@ def clean(raw: RawFile, context: BuildContext) -> SourceResult:
     )
     return SourceResult(table=table[list(TABLES[TABLE].columns)].reset_index(drop=True),
                         rejects=all_rejects, accounting=accounting.check())
+
+
+def _merge_rejecting_key_clashes(
+    exploded: pd.DataFrame,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Merge, then reject raw rows whose event_id ends up on two different blocks.
+
+    A raw id reused for the same service and country at another scope or in a later period
+    survives merging twice. The first block by content (start, end, scope, raw text) keeps the
+    id; every raw line of the others is rejected as `primary-key`, and merging is redone
+    without them. Each round removes lines, so the loop ends.
+    """
+    clash_rejects = []
+    while True:
+        table = _merge_same_blocks(exploded)
+        if table.empty or not table["event_id"].duplicated().any():
+            return exploded, table, concat_rejects(clash_rejects)
+        ranked = table.assign(_end=table["end_latest_date"].fillna(pd.Timestamp.max)).sort_values(
+            ["event_id", "start_earliest_date", "_end", "scope", "raw_text"])
+        losers = ranked[ranked["event_id"].duplicated(keep="first")]
+        lines = {n for lines in losers["source_lines"] for n in lines}
+        marked = mark_rejects(start_marking(exploded), exploded["source_line"].isin(lines),
+                              "primary-key", "event_id " + exploded["event_id"].astype(str)
+                              + " already names another block of this service and country",
+                              stage="merge")
+        exploded, rejected = split_rejects(marked, TABLE)
+        clash_rejects.append(rejected.drop_duplicates(["source_file", "source_line"]))
 
 
 def _reject_whole_lines(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -69,10 +69,10 @@ def _resolve_countries(df: pd.DataFrame, context: BuildContext) -> pd.DataFrame:
 
 def _derive_ids(df: pd.DataFrame) -> pd.DataFrame:
     def event_id(row: pd.Series) -> str | None:
-        if row["earliest_date"] is pd.NaT or row["title"] is None:
+        if pd.isna(row["date"]) or not isinstance(row["title"], str):
             return None
         digest = hashlib.sha256(row["title"].encode()).hexdigest()[:ID_HASH_CHARS]
-        return (f"DIP-{row['earliest_date']:%Y-%m-%d}-{row['country_a']}-{row['country_b']}-"
+        return (f"DIP-{row['date']:%Y-%m-%d}-{row['country_a']}-{row['country_b']}-"
                 f"{row['kind']}-{digest}")
 
     ids = df.apply(event_id, axis=1) if len(df) else pd.Series(dtype=object)
@@ -81,7 +81,6 @@ def _derive_ids(df: pd.DataFrame) -> pd.DataFrame:
 
 def _shape_output(df: pd.DataFrame) -> pd.DataFrame:
     return df.assign(
-        date=df["earliest_date"],
         related_block_event_ids=df["related_block_event_ids"].map(split_list),
     )
 
@@ -89,7 +88,9 @@ def _shape_output(df: pd.DataFrame) -> pd.DataFrame:
 def _merge_duplicates(df: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for _, group in df.groupby("event_id", sort=False):
-        first = group.sort_values("source_line").iloc[0].to_dict()
+        # the representative is chosen by content, so row order cannot change the output
+        group = group.sort_values(["raw_text", "source_line"])
+        first = group.iloc[0].to_dict()
         first["source_urls"] = list(dict.fromkeys(u for us in group["source_urls"] for u in us))
         first["related_block_event_ids"] = list(dict.fromkeys(
             i for ids in group["related_block_event_ids"] for i in ids))

@@ -66,10 +66,12 @@ def read_raw(path: Path, name: str | None = None) -> RawFile:
 
 
 def _resolve_service(df: pd.DataFrame, context: BuildContext) -> pd.DataFrame:
-    ids = df["service"].map(context.services.resolve)
+    ids = pd.Series([context.services.resolve(v) for v in df["service"]], index=df.index,
+                    dtype=object)
     out = df.assign(
         service_id=ids,
-        service_name=ids.map(lambda i: context.services.info(i)["service_name"] if i else None),
+        service_name=[context.services.info(i)["service_name"] if isinstance(i, str) else None
+                      for i in ids],
     )
     return mark_rejects(out, ids.isna(), "unknown-service",
                         "unknown service name: " + df["service"].fillna(""))
@@ -135,7 +137,9 @@ def _merge_duplicates(df: pd.DataFrame) -> pd.DataFrame:
                      df[DUPLICATE_KEY].itertuples(index=False)], index=df.index)
     rows = []
     for _, group in df.groupby(key, sort=False):
-        first = group.sort_values("source_line").iloc[0].to_dict()
+        # the representative is chosen by content, so row order cannot change the output
+        group = group.sort_values(["raw_text", "source_line"])
+        first = group.iloc[0].to_dict()
         first["source_urls"] = list(dict.fromkeys(u for us in group["source_urls"] for u in us))
         rows.append(first)
     return pd.DataFrame(rows, columns=df.columns)

@@ -82,7 +82,6 @@ import json
 import logging
 import os
 import queue
-import re
 import shutil
 import threading
 import time
@@ -130,8 +129,9 @@ TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 BLOCK_BYTES = 32 << 20  # decompressed bytes per parse block: bounds memory per file
 ARROW_BLOCK_BYTES = 1 << 20  # pyarrow's own sub-block (its unit of parallel parsing)
-MAX_OPEN_SPOOL_WRITERS = 128  # bounds open files when one raw file spans many days
+MAX_OPEN_SPOOL_WRITERS = 1024  # bounds open files when one raw file spans many days
 MAX_ROWS_PER_PART = 4_000_000  # a partition's Parquet is split in parts beyond this
+ROW_GROUP_ROWS = 262_144  # days are buffered up to this many rows, then hashed and written
 PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 1, "write_statistics": True}
 
 TOP_STRING_KEYS = ("measurement_uid", "measurement_start_time", "probe_cc", "probe_asn",
@@ -168,7 +168,7 @@ SPOOL_SCHEMA = pa.schema([
 ])
 
 _MANIFEST_NAME = "_manifest.json"
-_REJECTS_NAME = "_rejects.parquet"
+_REJECTS_SUFFIX = "_rejects.parquet"  # beside the dataset dir: Dask reads any *.parquet inside
 
 
 # --------------------------------------------------------------------------------------------
@@ -199,14 +199,29 @@ class RawBlock:
 
     @property
     def lines(self) -> list[bytes]:
-        """The block's physical lines (split on first use: only rejects need them)."""
+        """The block's physical lines."""
         if self._lines is None:
             self._lines = self.body.split(b"\n")
         return self._lines
 
-    def raw_text(self, line: int) -> str:
-        """Return the decoded text of a physical line of this block."""
-        return self.lines[line - self.first_line].decode("utf-8", errors="replace")
+    def raw_texts(self, lines: Sequence[int]) -> list[str]:
+        """Return the decoded text of the given physical lines (ascending) of this block.
+
+        Walks the newlines with ``bytes.find`` instead of splitting the whole block: rejects
+        are few and a block is tens of megabytes.
+        """
+        if self._lines is not None:
+            return [self._lines[n - self.first_line].decode("utf-8", errors="replace")
+                    for n in lines]
+        texts, body, pos, current = [], self.body, 0, self.first_line
+        for number in lines:
+            while current < number:
+                pos = body.find(b"\n", pos) + 1
+                current += 1
+            end = body.find(b"\n", pos)
+            texts.append(body[pos: end if end >= 0 else len(body)].decode("utf-8",
+                                                                          errors="replace"))
+        return texts
 
 
 def _iter_chunks(path: Path, chunk_bytes: int) -> Iterator[bytes]:
@@ -223,8 +238,12 @@ def _iter_chunks(path: Path, chunk_bytes: int) -> Iterator[bytes]:
                            f"gzip stream is truncated or corrupt: {exc}") from exc
 
 
-def _prefetch(iterator: Iterator[bytes], depth: int = 2) -> Iterator[bytes]:
-    """Decompress in a helper thread while the caller parses (zlib releases the GIL)."""
+def _prefetch(iterator: Iterator, depth: int = 2) -> Iterator:
+    """Run an iterator in a helper thread, ``depth`` items ahead of the caller.
+
+    Used twice per file: gunzip runs ahead of parsing, parsing ahead of cleaning; zlib, the
+    pyarrow JSON reader and Arrow kernels release the GIL, so the stages overlap on 2+ cores.
+    """
     box: queue.Queue = queue.Queue(maxsize=depth)
     done = object()
 
@@ -433,32 +452,64 @@ class CleanContext:
 
 @dataclass
 class _Work:
-    """A block on its way through the cleaning steps: remaining rows plus rejects so far."""
+    """A block on its way through the cleaning steps: its rows, which are still alive, rejects.
+
+    Reject steps only mark rows (first reason wins, as if each step had removed them);
+    ``_drop_rejected`` removes them all at once, so the table is copied once per block instead
+    of once per step.
+    """
 
     table: pa.Table
     raw: RawBlock
     context: CleanContext
     rejects: list[dict] = field(default_factory=list)
+    alive: np.ndarray | None = None
+    marked: list[tuple[np.ndarray, str, list[str]]] = field(default_factory=list)
 
     def pipe(self, step: Callable[[_Work], _Work]) -> _Work:
         """Apply one cleaning step (pandas-style chaining for Arrow tables)."""
         return step(self)
 
-    def reject(self, mask: pa.Array, reason: str, detail: pa.Array | str) -> _Work:
-        """Move the rows where ``mask`` is true to the rejects, with a reason and a detail."""
-        mask = pc.fill_null(mask, False)
-        if not pc.any(mask).as_py():
+    def reject(self, mask, reason: str,
+               detail: str | Callable[[np.ndarray], list[str]]) -> _Work:
+        """Mark the live rows where ``mask`` is true as rejected, with a reason and a detail.
+
+        Args:
+            mask: Boolean array over the block's rows (null counts as false).
+            reason: Reason code.
+            detail: Text, or a function from row indices to one text per row (computed for
+                the hit rows only).
+        """
+        if self.alive is None:
+            self.alive = np.ones(self.table.num_rows, dtype=bool)
+        hit = pc.fill_null(mask, False)
+        hit = np.asarray(hit.to_numpy(zero_copy_only=False) if hasattr(hit, "to_numpy")
+                         else hit, dtype=bool) & self.alive
+        if not hit.any():
             return self
-        lines = pc.filter(self.table["source_line"], mask).to_pylist()
-        if isinstance(detail, str):
-            details = [detail] * len(lines)
-        else:
-            details = pc.filter(detail, mask).to_pylist()
-        for line, text in zip(lines, details, strict=True):
-            self.rejects.append(_reject(self.context.source_file, line, "clean", reason, text,
-                                        self.raw.raw_text(line)))
-        self.table = self.table.filter(pc.invert(mask))
+        index = np.flatnonzero(hit)
+        details = [detail] * len(index) if isinstance(detail, str) else detail(index)
+        self.marked.append((index, reason, details))
+        self.alive &= ~hit
         return self
+
+
+def _drop_rejected(w: _Work) -> _Work:
+    """Turn marked rows into reject records (in line order) and remove them from the table."""
+    if not w.marked:
+        return w
+    index = np.concatenate([m[0] for m in w.marked])
+    reasons = [r for m in w.marked for r in [m[1]] * len(m[0])]
+    details = [d for m in w.marked for d in m[2]]
+    order = np.argsort(index, kind="stable")
+    lines = pc.take(w.table["source_line"], pa.array(index[order])).to_pylist()
+    texts = w.raw.raw_texts(lines)
+    for k, line, text in zip(order, lines, texts, strict=True):
+        w.rejects.append(_reject(w.context.source_file, line, "clean", reasons[k], details[k],
+                                 text))
+    w.table = w.table.filter(pa.array(w.alive))
+    w.marked, w.alive = [], None
+    return w
 
 
 def _reject(source_file, line, stage, reason, detail, raw_text) -> dict:
@@ -470,8 +521,14 @@ def _tk(table: pa.Table, key: str) -> pa.ChunkedArray:
     return pc.struct_field(table["test_keys"], key)
 
 
-def _describe(prefix: str, values: pa.ChunkedArray) -> pa.ChunkedArray:
-    return pc.binary_join_element_wise(prefix, pc.fill_null(values, "null"), "")
+def _describe(prefix: str, *columns: pa.ChunkedArray) -> Callable[[np.ndarray], list[str]]:
+    """Return a detail maker: ``prefix`` + the row's values (``null`` for missing)."""
+    def make(index: np.ndarray) -> list[str]:
+        picked = [pc.take(c, pa.array(index)).to_pylist() for c in columns]
+        return [prefix + " ".join("null" if v is None else str(v) for v in values)
+                for values in zip(*picked, strict=True)]
+
+    return make
 
 
 def _reject_missing_cells(w: _Work) -> _Work:
@@ -490,9 +547,9 @@ def _reject_unsupported_tests(w: _Work) -> _Work:
 
 def _reject_withheld_probes(w: _Work) -> _Work:
     mask = pc.or_(pc.equal(w.table["probe_cc"], "ZZ"), pc.equal(w.table["probe_asn"], "AS0"))
-    detail = pc.binary_join_element_wise("probe withheld: probe_cc=", w.table["probe_cc"],
-                                         " probe_asn=", w.table["probe_asn"], "")
-    return w.reject(mask, "withheld-probe", detail)
+    return w.reject(mask, "withheld-probe",
+                    _describe("probe withheld: probe_cc, probe_asn = ", w.table["probe_cc"],
+                              w.table["probe_asn"]))
 
 
 def _reject_malformed_probe_ids(w: _Work) -> _Work:
@@ -506,16 +563,17 @@ def _reject_malformed_probe_ids(w: _Work) -> _Work:
 
 def _parse_start_times(w: _Work) -> _Work:
     text = w.table["measurement_start_time"]
+    shape = pc.match_substring_regex(text, r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
     parsed = pc.strptime(text, format=TIME_FORMAT, unit="s", error_is_null=True)
-    # Arrow rolls impossible days over (2017-02-30 -> 2017-03-02): a round trip catches them.
-    shape_ok = pc.match_substring_regex(text, r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
-    same = pc.equal(pc.strftime(parsed, format=TIME_FORMAT), text)
-    valid = pc.and_(shape_ok, pc.fill_null(same, False))
-    w = w.reject(pc.invert(valid), "type-error",
-                 _describe("measurement_start_time is not a valid YYYY-MM-DD HH:MM:SS: ", text))
-    parsed = pc.strptime(w.table["measurement_start_time"], format=TIME_FORMAT, unit="s")
+    # Arrow rolls impossible days over (2017-02-30 -> 2017-03-02): the parsed day must be the
+    # written day.
+    written_day = pc.cast(pc.utf8_slice_codeunits(pc.if_else(shape, text, None), 8, 10),
+                          pa.int64())
+    valid = pc.and_(shape, pc.fill_null(pc.equal(pc.day(parsed), written_day), False))
     w.table = w.table.append_column("start_ts", parsed.cast(pa.timestamp("us", tz="UTC")))
-    return w
+    return w.reject(pc.invert(valid), "type-error",
+                    _describe("measurement_start_time is not a valid YYYY-MM-DD HH:MM:SS: ",
+                              text))
 
 
 def _reject_missing_test_keys(w: _Work) -> _Work:
@@ -526,15 +584,17 @@ def _reject_missing_test_keys(w: _Work) -> _Work:
 def _reject_malformed_versions(w: _Work) -> _Work:
     version = w.table["test_version"]
     bad = pc.invert(pc.match_substring_regex(version, r"^\d+\.\d+\.\d+$"))
-    w = w.reject(bad, "type-error", _describe("test_version is not N.N.N: ", version))
-    parts = pc.split_pattern(w.table["test_version"], ".")
+    return w.reject(bad, "type-error", _describe("test_version is not N.N.N: ", version))
+
+
+def _version_ordinal(version: pa.ChunkedArray) -> pa.ChunkedArray:
+    """``"0.4.0"`` -> 4000 (major * 10**6 + minor * 10**3 + patch), for version comparisons."""
+    parts = pc.split_pattern(version, ".")
     ordinal = None
     for i, scale in enumerate((1_000_000, 1_000, 1)):
-        part = pc.cast(pc.list_element(parts, i), pa.int64())
-        term = pc.multiply(part, scale)
+        term = pc.multiply(pc.cast(pc.list_element(parts, i), pa.int64()), scale)
         ordinal = term if ordinal is None else pc.add(ordinal, term)
-    w.table = w.table.append_column("version_ordinal", ordinal)
-    return w
+    return ordinal
 
 
 def _reject_missing_inputs(w: _Work) -> _Work:
@@ -553,12 +613,18 @@ def _reject_unknown_blocking(w: _Work) -> _Work:
 
 
 def _rule_join(parts: list[tuple[pa.ChunkedArray, str]], prefix: str) -> pa.ChunkedArray:
-    """Join the names of the conditions that hold, e.g. ``telegram:tcp_blocking+web_status``."""
-    pieces = [pc.if_else(pc.fill_null(cond, False), name, None) for cond, name in parts]
-    joined = pc.binary_join_element_wise(*[pc.fill_null(p, "") for p in pieces], "+")
-    cleaned = pc.replace_substring_regex(joined, r"\+{2,}", "+")
-    cleaned = pc.replace_substring_regex(cleaned, r"^\+|\+$", "")
-    return pc.binary_join_element_wise(prefix, cleaned, "")
+    """Name the conditions that hold, e.g. ``telegram:tcp_blocking+web_status``.
+
+    Each row's set of true conditions is a bit code; the names come from a lookup table of all
+    2**n combinations (n <= 3), which is much cheaper than joining strings per row.
+    """
+    code = None
+    for bit, (cond, _) in enumerate(parts):
+        term = pc.multiply(pc.cast(pc.fill_null(cond, False), pa.int8()), 1 << bit)
+        code = term if code is None else pc.add(code, term)
+    names = [prefix + "+".join(name for bit, (_, name) in enumerate(parts) if combo >> bit & 1)
+             for combo in range(1 << len(parts))]
+    return pc.take(pa.array(names), code)
 
 
 def _verdicts_whatsapp(t: pa.Table):
@@ -592,7 +658,7 @@ def _verdicts_telegram(t: pa.Table):
 
 
 def _verdicts_facebook(t: pa.Table):
-    legacy = pc.less(t["version_ordinal"], 4_000)  # < 0.4.0: hyphenated keys (ts-019)
+    legacy = pc.less(_version_ordinal(t["test_version"]), 4_000)  # < 0.4.0: hyphens (ts-019)
     pairs = {}
     for what in ("tcp", "dns"):
         under, hyphen = _tk(t, f"facebook_{what}_blocking"), _tk(t, f"facebook-{what}-blocking")
@@ -708,6 +774,7 @@ def _select_columns(w: _Work) -> _Work:
     asn = pc.cast(pc.utf8_slice_codeunits(t["probe_asn"], 2), pa.int64())
     files = pa.array([w.context.source_file] * t.num_rows, pa.string())
     columns = {
+        "day": pc.utf8_slice_codeunits(t["measurement_start_time"], 0, 10),
         "measurement_uid": t["measurement_uid"], "measurement_start_time": t["start_ts"],
         "measurement_month": month, "probe_cc": t["probe_cc"], "probe_asn": asn,
         "test_name": t["test_name"], "test_version": t["test_version"], "input": t["input"],
@@ -716,7 +783,7 @@ def _select_columns(w: _Work) -> _Work:
         "software_version": t["software_version"], "source_file": files,
         "source_line": t["source_line"],
     }
-    w.table = pa.table(columns, schema=SPOOL_SCHEMA)
+    w.table = pa.table(columns, schema=pa.schema([("day", pa.string()), *SPOOL_SCHEMA]))
     return w
 
 
@@ -724,8 +791,9 @@ def clean(raw: RawBlock, context: CleanContext) -> tuple[pa.Table, list[dict]]:
     """Turn one parsed block into ooni_measurements rows (before dedup) and rejects.
 
     Returns:
-        The clean rows (``SPOOL_SCHEMA``, one per accepted measurement) and reject dicts for
-        every other line of the block (including those rejected while parsing).
+        The clean rows (``SPOOL_SCHEMA`` plus a leading ``day`` key column, one per accepted
+        measurement) and reject dicts for every other line of the block (including those
+        rejected while parsing).
     """
     work = (
         _Work(raw.table, raw, context, list(raw.rejects))
@@ -738,6 +806,7 @@ def clean(raw: RawBlock, context: CleanContext) -> tuple[pa.Table, list[dict]]:
         .pipe(_reject_malformed_versions)
         .pipe(_reject_missing_inputs)
         .pipe(_reject_unknown_blocking)
+        .pipe(_drop_rejected)
         .pipe(_assign_verdicts)
         .pipe(_assign_measurement_uids)
         .pipe(_assign_services)
@@ -794,16 +863,19 @@ class _SpoolWriters:
 def _split_by_day(table: pa.Table) -> Iterator[tuple[tuple[str, str], pa.Table]]:
     if table.num_rows == 0:
         return
-    day = pc.strftime(table["measurement_start_time"], format="%Y-%m-%d")
-    key = pc.binary_join_element_wise(table["test_name"], day, "|")
+    key = pc.binary_join_element_wise(table["test_name"], table["day"], "|")
+    table = table.drop_columns(["day"])
     encoded = pc.dictionary_encode(key).combine_chunks()
     codes = encoded.indices.to_numpy()
     order = np.argsort(codes, kind="stable")
     sorted_codes = codes[order]
-    bounds = np.flatnonzero(np.diff(sorted_codes)) + 1
-    for part in np.split(order, bounds):
-        test, day_text = encoded.dictionary[codes[part[0]]].as_py().split("|")
-        yield (test, day_text), table.take(pa.array(part))
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(sorted_codes)) + 1])
+    ends = np.concatenate([starts[1:], [len(codes)]])
+    ordered = table.take(pa.array(order)) if len(starts) > 1 else table
+    names = encoded.dictionary.to_pylist()
+    for start, end in zip(starts, ends, strict=True):
+        test, day_text = names[sorted_codes[start]].split("|")
+        yield (test, day_text), ordered.slice(start, end - start)
 
 
 def spool_file(path: str, source_file: str, spool_dir: str, file_key: str,
@@ -825,7 +897,7 @@ def spool_file(path: str, source_file: str, spool_dir: str, file_key: str,
     rows_read = rows_clean = slow_blocks = 0
     summary = {"source_file": source_file, "file_key": file_key, "error": None}
     try:
-        for raw in read_raw(path_obj, source_file, block_bytes):
+        for raw in _prefetch(read_raw(path_obj, source_file, block_bytes), depth=1):
             rows_read += raw.rows_read
             slow_blocks += not raw.fast
             table, block_rejects = clean(raw, context)
@@ -875,17 +947,40 @@ def _read_spool_day(folder: Path) -> pa.Table:
 
 
 def _drop_duplicates(table: pa.Table, test: str) -> tuple[pa.Table, list[dict]]:
-    """Keep the first copy of each measurement_uid in (source_file, source_line) order."""
-    table = table.sort_by([("measurement_uid", "ascending"), ("source_file", "ascending"),
-                           ("source_line", "ascending")])
+    """Keep the first copy of each measurement_uid in (source_file, source_line) order.
+
+    One sort serves both dedup and output order: copies of a measurement share its start time
+    and uid, so they are adjacent when sorted by (start time, uid, file, line). Should one uid
+    carry two start times within the day (a corrupt re-publication), the day is deduplicated
+    by uid alone, so the output key stays unique.
+    """
+    order = [("measurement_start_time", "ascending"), ("measurement_uid", "ascending"),
+             ("source_file", "ascending"), ("source_line", "ascending")]
+    table = table.sort_by(order)
     uid = table["measurement_uid"].combine_chunks()
     n = len(uid)
     if n < 2:
         return table, []
     same = pc.equal(uid.slice(1), uid.slice(0, n - 1)).to_numpy(zero_copy_only=False)
     dup = np.concatenate([[False], same])
+    start = table["measurement_start_time"].combine_chunks()
+    same_start = pc.equal(start.slice(1), start.slice(0, n - 1)).to_numpy(zero_copy_only=False)
+    split_copies = pc.count_distinct(uid).as_py() != n - int(dup.sum())
+    if split_copies or (dup[1:] & ~same_start).any():
+        table = table.sort_by(order[1:])
+        uid = table["measurement_uid"].combine_chunks()
+        same = pc.equal(uid.slice(1), uid.slice(0, n - 1)).to_numpy(zero_copy_only=False)
+        dup = np.concatenate([[False], same])
+        kept, rejects = _reject_duplicates(table, uid, dup)
+        return kept.sort_by(order), rejects
     if not dup.any():
         return table, []
+    return _reject_duplicates(table, uid, dup)
+
+
+def _reject_duplicates(table: pa.Table, uid: pa.Array, dup: np.ndarray,
+                       ) -> tuple[pa.Table, list[dict]]:
+    n = len(uid)
     first = np.maximum.accumulate(np.where(dup, 0, np.arange(n)))
     files, lines = table["source_file"].to_pylist(), table["source_line"].to_pylist()
     uids = uid.to_pylist()
@@ -939,11 +1034,14 @@ def output_schema(with_partitions: bool = True) -> pa.Schema:
 def finalize_partition(spool_dir: str, out_dir: str, test: str, month: str) -> dict:
     """Stage 2 for one (test_name, measurement_month): dedup, sort, write, hash.
 
-    Memory holds one (test, day) at a time. Rows are written sorted by (measurement_start_time,
-    measurement_uid); row hashes (see storage.row_hashes) are saved for the dataset hash.
+    Memory holds one (test, day) plus a buffer of up to ROW_GROUP_ROWS rows. Rows are written
+    sorted by (measurement_start_time, measurement_uid); row hashes (see storage.row_hashes) are
+    saved for the dataset hash.
     """
     from censorlab import __version__
     from censorlab.schema import SCHEMA_VERSION
+
+    started = time.perf_counter()
     spool, out = Path(spool_dir), Path(out_dir)
     full_schema = output_schema()
     file_schema = output_schema(with_partitions=False)
@@ -955,25 +1053,42 @@ def finalize_partition(spool_dir: str, out_dir: str, test: str, month: str) -> d
     target_dir.mkdir(parents=True, exist_ok=True)
     rejects: list[dict] = []
     hashes: list[np.ndarray] = []
-    rows_out, part, rows_in_part, writer = 0, 0, 0, None
+    state = {"rows_out": 0, "part": 0, "rows_in_part": 0, "writer": None}
+    buffer: list[pa.Table] = []
+
+    def flush() -> None:
+        """Hash and write the buffered days as one row group (few, large Arrow calls)."""
+        if not buffer:
+            return
+        table = pa.concat_tables(buffer).combine_chunks()
+        buffer.clear()
+        hashes.append(fast_row_hashes(table))
+        if state["writer"] is not None and (state["rows_in_part"] + table.num_rows
+                                            > MAX_ROWS_PER_PART):
+            state["writer"].close()
+            state.update(writer=None, part=state["part"] + 1, rows_in_part=0)
+        if state["writer"] is None:
+            state["writer"] = pq.ParquetWriter(
+                str(target_dir / f"part-{state['part']:04d}.parquet"), file_schema,
+                **PARQUET_OPTIONS)
+        state["writer"].write_table(table.select(file_schema.names).cast(file_schema),
+                                    row_group_size=ROW_GROUP_ROWS)
+        state["rows_in_part"] += table.num_rows
+        state["rows_out"] += table.num_rows
+
+    buffered = 0
     for day_dir in sorted((spool / "clean" / test / month).iterdir()):
         table, day_rejects = _drop_duplicates(_read_spool_day(day_dir), test)
         rejects.extend(day_rejects)
-        table = table.sort_by([("measurement_start_time", "ascending"),
-                               ("measurement_uid", "ascending")])
-        table = table.select(list(OUTPUT_COLUMNS)).cast(full_schema)
-        hashes.append(fast_row_hashes(table))
-        if writer is not None and rows_in_part + table.num_rows > MAX_ROWS_PER_PART:
-            writer.close()
-            writer, part, rows_in_part = None, part + 1, 0
-        if writer is None:
-            writer = pq.ParquetWriter(str(target_dir / f"part-{part:04d}.parquet"), file_schema,
-                                      **PARQUET_OPTIONS)
-        writer.write_table(table.select(file_schema.names).cast(file_schema))
-        rows_in_part += table.num_rows
-        rows_out += table.num_rows
-    if writer is not None:
-        writer.close()
+        buffer.append(table.select(list(OUTPUT_COLUMNS)).cast(full_schema))
+        buffered += table.num_rows
+        if buffered >= ROW_GROUP_ROWS:
+            flush()
+            buffered = 0
+    flush()
+    if state["writer"] is not None:
+        state["writer"].close()
+    rows_out, part = state["rows_out"], state["part"]
     if rejects:
         _write_rejects(rejects, spool / "dedup" / f"{test}-{month}.parquet")
     hash_path = spool / "hashes" / f"{test}-{month}.npy"
@@ -981,25 +1096,13 @@ def finalize_partition(spool_dir: str, out_dir: str, test: str, month: str) -> d
     np.save(hash_path, np.concatenate(hashes) if hashes else np.zeros(0, np.uint64))
     duplicates = Counter(r["source_file"] for r in rejects)
     return {"test_name": test, "measurement_month": month, "rows_out": rows_out,
-            "parts": part + 1 if rows_out else 0, "duplicates": dict(duplicates)}
+            "parts": part + 1 if rows_out else 0, "duplicates": dict(duplicates),
+            "seconds": time.perf_counter() - started}
 
 
 # --------------------------------------------------------------------------------------------
 # The ingest: discover files, run both stages on an engine, write atomically
 # --------------------------------------------------------------------------------------------
-
-
-@dataclass
-class IngestResult:
-    """What an ingest produced: where, the manifest, and the files that failed."""
-
-    dataset_dir: Path
-    manifest: dict
-
-    @property
-    def errors(self) -> list[str]:
-        """Messages of raw files that stopped with a file-level error."""
-        return [f["error"] for f in self.manifest["inputs"] if f["error"]]
 
 
 def discover_files(paths: Iterable[str | Path], suffixes: Sequence[str] = SUFFIXES,
@@ -1058,16 +1161,17 @@ def ingest(
     engine: str = "pandas",
     scheduler: str | None = None,
     workers: int | None = None,
+    context=None,
     service_catalog=None,
     block_bytes: int = BLOCK_BYTES,
-) -> IngestResult:
+) -> dict:
     """Ingest raw OONI JSONL(.gz) files into ``<out_dir>/ooni_measurements/``.
 
-    The output directory holds the hive-partitioned dataset
-    (``test_name=…/measurement_month=…/part-NNNN.parquet``), ``_rejects.parquet`` and
-    ``_manifest.json`` (both ignored by dataset readers because of the leading underscore). It is
-    built in a temporary directory beside the target and moved into place at the end, so a crash
-    leaves the previous output whole.
+    ``<out_dir>/ooni_measurements/`` holds the hive-partitioned dataset
+    (``test_name=…/measurement_month=…/part-NNNN.parquet``) and ``_manifest.json``; the rejects
+    are ``<out_dir>/ooni_measurements_rejects.parquet`` (outside the dataset directory, since
+    Dask reads every ``*.parquet`` below it). Both are built in a temporary directory beside the
+    target and moved into place at the end, so a crash leaves the previous output whole.
 
     Args:
         paths: Files and/or directories (searched recursively for .jsonl / .jsonl.gz).
@@ -1075,11 +1179,16 @@ def ingest(
         engine: ``"pandas"`` (in-process) or ``"dask"`` (see censorlab.engines).
         scheduler: Dask scheduler (address, ``"synchronous"``, or None for a LocalCluster).
         workers: Threads (pandas) or LocalCluster workers (dask).
-        service_catalog: A ServiceCatalog; default built from data/raw/services.csv.
+        context: A BuildContext whose ``services`` catalog maps web_connectivity inputs
+            (censorlab.ingest.reference_context builds it from data/raw).
+        service_catalog: A ServiceCatalog used when no context is given; default built from
+            data/raw/services.csv.
         block_bytes: Decompressed bytes per parse block (memory per file in flight).
 
     Returns:
-        The dataset directory and the manifest (per-file accounting, content hash).
+        The manifest (per-file accounting, rejects, content hash, ``summary``) plus
+        ``dataset_dir``, the absolute path of the dataset (not stored on disk). Files that
+        stopped with a RawFileError are listed in ``errors``; the others are still ingested.
     """
     from tqdm.contrib.logging import logging_redirect_tqdm
 
@@ -1093,9 +1202,11 @@ def ingest(
     out.mkdir(parents=True, exist_ok=True)
     target = out / TABLE
     build = out / f".{TABLE}.tmp-{uuid.uuid4().hex[:8]}"
-    spool = build / "_spool"
+    spool, dataset = build / "spool", build / "dataset"
     spool.mkdir(parents=True)
-    catalog = service_catalog if service_catalog is not None else load_service_catalog()
+    dataset.mkdir()
+    catalog = context.services if context is not None and context.services is not None \
+        else service_catalog if service_catalog is not None else load_service_catalog()
     service_for_host = catalog.service_for_host
     try:
         with logging_redirect_tqdm():
@@ -1113,38 +1224,43 @@ def ingest(
             summaries = run_per_item(spool_file, items, engine=engine, scheduler=scheduler,
                                      workers=workers, progress=advance)
             bar.close()
+            stage1_done = time.perf_counter()
             partitions = sorted(
                 (test_dir.name, month_dir.name)
                 for test_dir in (spool / "clean").glob("*") for month_dir in test_dir.iterdir()
             ) if (spool / "clean").exists() else []
             bar = _progress("ooni partitions", len(partitions), "partition")
             results = run_per_item(
-                finalize_partition, [(str(spool), str(build), t, m) for t, m in partitions],
+                finalize_partition, [(str(spool), str(dataset), t, m) for t, m in partitions],
                 engine=engine, scheduler=scheduler, workers=workers,
                 progress=lambda _: bar.update(1))
             bar.close()
-        manifest = _finish(build, spool, summaries, results, engine)
-        shutil.rmtree(spool)
-        _write_json(build / _MANIFEST_NAME, manifest)
-        _swap_into_place(build, target)
-    except BaseException:
+            stage2_done = time.perf_counter()
+        manifest = _finish(build / "rejects.parquet", spool, summaries, results, engine)
+        manifest["timings"] = {
+            "note": "seconds on this run's machine; not part of the content",
+            "stage1_wall": round(stage1_done - started, 3),
+            "stage1_task_sum": round(sum(s["seconds"] for s in summaries), 3),
+            "stage2_wall": round(stage2_done - stage1_done, 3),
+            "stage2_task_sum": round(sum(r["seconds"] for r in results), 3),
+            "stage2_partitions": len(results),
+        }
+        _write_json(dataset / _MANIFEST_NAME, manifest)
+        _swap_into_place(dataset, target)
+        _swap_into_place(build / "rejects.parquet", out / f"{TABLE}{_REJECTS_SUFFIX}")
+    finally:
         shutil.rmtree(build, ignore_errors=True)
-        raise
-    totals = manifest["totals"]
-    logger.info(
-        "ooni: %d files, rows in %d, out %d, rejected %d (duplicates %d, withheld %d), "
-        "%d file errors, %.1f s", len(files), totals["rows_read"], totals["rows_out"],
-        totals["rows_rejected"], totals["rejected_by_reason"].get("duplicate-row", 0),
-        totals["rejected_by_reason"].get("withheld-probe", 0), len(manifest["errors"]),
-        time.perf_counter() - started)
-    return IngestResult(target, manifest)
+    summary = manifest["summary"]
+    logger.info("ooni: %d files, rows in %d, out %d, rejected %d (duplicates %d, withheld %d), "
+                "%d file errors, %.1f s", summary["files"], summary["rows_in"],
+                summary["rows_out"], summary["rows_rejected"], summary["duplicates"],
+                summary["withheld"], summary["file_errors"], time.perf_counter() - started)
+    return {**manifest, "dataset_dir": str(target.resolve())}
 
 
-def _finish(build: Path, spool: Path, summaries: list[dict], results: list[dict],
+def _finish(rejects_path: Path, spool: Path, summaries: list[dict], results: list[dict],
             engine: str) -> dict:
     """Merge rejects, check the accounting, compute the dataset hash, return the manifest."""
-    import pandas as pd
-
     from censorlab import __version__
     from censorlab.accounting import FileAccounting
     from censorlab.schema import SCHEMA_VERSION
@@ -1156,7 +1272,7 @@ def _finish(build: Path, spool: Path, summaries: list[dict], results: list[dict]
     from censorlab.rejects import empty_rejects
 
     rejects_table = to_arrow(rejects if rejects is not None else empty_rejects(), "rejects")
-    pq.write_table(rejects_table, build / _REJECTS_NAME, compression="zstd")
+    pq.write_table(rejects_table, rejects_path, compression="zstd")
     duplicates: Counter = Counter()
     for result in results:
         duplicates.update(result["duplicates"])
@@ -1198,11 +1314,16 @@ def _finish(build: Path, spool: Path, summaries: list[dict], results: list[dict]
         "rows": out_rows,
         "partitions": [{"test_name": r["test_name"], "measurement_month": r["measurement_month"],
                         "rows": r["rows_out"], "parts": r["parts"]} for r in results],
-        "rejects": {"path": _REJECTS_NAME, "rows": rejects_table.num_rows,
+        "rejects": {"path": f"../{TABLE}{_REJECTS_SUFFIX}", "rows": rejects_table.num_rows,
                     "content_hash": content_hash(rejects_table)},
         "inputs": inputs,
         "totals": totals,
         "errors": [i["error"] for i in inputs if i["error"]],
+        "summary": {"files": len(inputs), "rows_in": totals["rows_read"],
+                    "rows_out": totals["rows_out"], "rows_rejected": totals["rows_rejected"],
+                    "duplicates": by_reason.get("duplicate-row", 0),
+                    "withheld": by_reason.get("withheld-probe", 0),
+                    "file_errors": sum(1 for i in inputs if i["error"])},
     }
 
 
@@ -1212,12 +1333,15 @@ def _write_json(path: Path, data: dict) -> None:
 
 
 def _swap_into_place(build: Path, target: Path) -> None:
-    """Replace ``target`` by ``build`` with renames on the same file system.
+    """Replace ``target`` (file or directory) by ``build`` with renames on one file system.
 
-    The old output is first renamed aside, then the new one renamed in, then the old one
-    deleted: at every instant either the old or the new complete directory exists (the gap
-    between the two renames leaves the old one under ``.<name>.old-*``).
+    A file is replaced by one atomic ``os.replace``. A directory cannot be, so the old one is
+    renamed aside, the new one renamed in, then the old one deleted: at every instant a whole
+    old or new directory exists (between the two renames the old one is ``.<name>.old-*``).
     """
+    if build.is_file():
+        os.replace(build, target)
+        return
     old = None
     if target.exists():
         old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
@@ -1233,8 +1357,9 @@ def read_manifest(dataset_dir: str | Path) -> dict:
 
 
 def read_rejects(dataset_dir: str | Path) -> pa.Table:
-    """Return the rejects table of an ingested dataset."""
-    return pq.read_table(Path(dataset_dir) / _REJECTS_NAME)
+    """Return the rejects table of an ingested dataset (the file beside its directory)."""
+    dataset_dir = Path(dataset_dir)
+    return pq.read_table(dataset_dir.with_name(dataset_dir.name + _REJECTS_SUFFIX))
 
 
 def read_dataset(dataset_dir: str | Path, filters=None) -> pa.Table:

@@ -75,8 +75,12 @@ def _shape_columns(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _reject_duplicate_ids(df: pd.DataFrame) -> pd.DataFrame:
-    duplicated = df["service_id"].duplicated(keep="first") & pending(df)
-    return mark_rejects(df, duplicated, "primary-key",
+    # the row that keeps the id is chosen by content, so row order cannot change the output
+    candidates = df[pending(df) & df["service_id"].notna()].sort_values(
+        ["raw_text", "source_line"])
+    losers = candidates.index[candidates["service_id"].duplicated(keep="first")]
+    duplicated = df.index.isin(losers)
+    return mark_rejects(df, pd.Series(duplicated, index=df.index), "primary-key",
                         "service_id already defined earlier: " + df["service_id"].fillna(""))
 
 

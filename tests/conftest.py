@@ -1,0 +1,85 @@
+"""Shared fixtures: tiny raw directories built in tmp_path, and one full build per session.
+
+Tiny raw directories copy the two reference files (`services.csv`, `country_aliases.csv`) from
+data/raw and write three small curated CSVs, so a test states exactly the bytes it feeds to
+`censorlab.build` and asserts exact outputs and rejects.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO_RAW = Path(__file__).resolve().parents[1] / "data" / "raw"
+
+BLOCK_HEADER = ("event_id,service,operator,operator_country,blocking_country,authority,"
+                "start_date,start_precision,end_date,end_precision,scope,implemented,"
+                "legal_basis,notes,source_url,source_url_2,confidence\n")
+MAU_HEADER = ("service,operator,period_end,period_precision,mau_millions,scope,"
+              "metric_as_reported,source_url,confidence,notes\n")
+DIPLOMATIC_HEADER = ("date,date_precision,country_a,country_b,kind,title,notes,"
+                     "related_block_event_ids,source_url,confidence\n")
+BLOCK_ROW = ("RU-2017-WECHAT,Weixin,Tencent,CN,Russia,Roskomnadzor,2017-05-04,day,2017-05-11,"
+             "day,full,yes,149-FZ,,https://a.example/1,https://b.example/2,high: registry entry\n")
+MAU_ROW = "WeChat,Tencent,2016-12,quarter,889,global,monthly active users,https://m.example/1,high,\n"
+DIPLOMATIC_ROW = "2014-05-20,day,RU,CN,summit,Putin state visit,,,https://d.example/1,high\n"
+
+
+def write_raw_dir(
+    raw: Path,
+    block: str | bytes = BLOCK_HEADER + BLOCK_ROW,
+    mau: str | bytes = MAU_HEADER + MAU_ROW,
+    diplomatic: str | bytes = DIPLOMATIC_HEADER + DIPLOMATIC_ROW,
+) -> Path:
+    """Write a small raw directory (reference files copied from data/raw); return it."""
+    raw.mkdir(parents=True, exist_ok=True)
+    for name in ("services.csv", "country_aliases.csv"):
+        shutil.copy(REPO_RAW / name, raw / name)
+    for name, content in (("block_events.csv", block), ("mau.csv", mau),
+                          ("diplomatic_events.csv", diplomatic)):
+        data = content.encode("utf-8") if isinstance(content, str) else content
+        (raw / name).write_bytes(data)
+    return raw
+
+
+@pytest.fixture()
+def raw_dir(tmp_path):
+    """A tiny valid raw directory (one row per curated source)."""
+    return write_raw_dir(tmp_path / "raw")
+
+
+@pytest.fixture()
+def full_raw_dir(tmp_path):
+    """A copy of the whole data/raw directory (with its checksum registry)."""
+    raw = tmp_path / "raw"
+    shutil.copytree(REPO_RAW, raw)
+    return raw
+
+
+@pytest.fixture(scope="session")
+def built_dir(tmp_path_factory):
+    """The reference raw data built once per session: (raw dir, out dir). Do not modify."""
+    import censorlab
+
+    base = tmp_path_factory.mktemp("built")
+    raw = base / "raw"
+    shutil.copytree(REPO_RAW, raw)
+    censorlab.build(raw, base / "processed")
+    return raw, base / "processed"
+
+
+@pytest.fixture(scope="session")
+def clean_context(tmp_path_factory):
+    """A BuildContext with countries and the services catalog, for calling `clean` directly."""
+    from censorlab.pipeline import _load_country_resolver
+    from censorlab.provenance import BuildContext
+    from censorlab.services import ServiceCatalog
+    from censorlab.sources import services
+
+    raw = write_raw_dir(tmp_path_factory.mktemp("context_raw"))
+    context = BuildContext(raw_dir=raw, countries=_load_country_resolver(raw))
+    context.services = ServiceCatalog(
+        services.clean(services.read_raw(raw / "services.csv"), context).table)
+    return context

@@ -1,0 +1,69 @@
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from censorlab import engines, simulate
+from censorlab.sources import ooni
+
+FIXTURES = Path(__file__).parent / "fixtures" / "ooni"
+
+
+def _square(x, y=0):
+    return x * x + y
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return ooni.load_service_catalog()
+
+
+@pytest.fixture(scope="module")
+def raw_dir(tmp_path_factory):
+    raw = tmp_path_factory.mktemp("raw")
+    scenarios = [simulate.BlockScenario("IR", test, date(2022, 9, 25), date(2022, 10, 5),
+                                        onset_day=date(2022, 9, 28), measurements_per_day=30)
+                 for test in simulate.TEST_NAMES]
+    records = list(simulate.simulate_measurements(scenarios, seed=11))
+    half = len(records) // 2
+    simulate.write_jsonl_gz(records[:half], raw / "a" / "part.jsonl.gz", truncate_lines=[half])
+    simulate.write_jsonl_gz(records[half:], raw / "b" / "part.jsonl.gz")
+    for name in ("spec_examples.jsonl", "messy.jsonl.gz"):
+        (raw / name).write_bytes((FIXTURES / name).read_bytes())
+    return raw
+
+
+@pytest.mark.parametrize("engine", ["pandas", "dask"])
+def test_run_per_item_keeps_order(engine):
+    items = [(i, 1) for i in range(7)]
+    seen = []
+    out = engines.run_per_item(_square, items, engine=engine, scheduler="synchronous",
+                               workers=2, progress=seen.append)
+    assert out == [i * i + 1 for i in range(7)]
+    assert sorted(seen) == out
+
+
+def test_unknown_engine():
+    with pytest.raises(ValueError, match="unknown engine"):
+        engines.run_per_item(_square, [(1,)], engine="spark")
+
+
+def test_dask_synchronous_equals_pandas(raw_dir, tmp_path, catalog):
+    pandas_run = ooni.ingest([raw_dir], tmp_path / "p", service_catalog=catalog)
+    dask_run = ooni.ingest([raw_dir], tmp_path / "d", engine="dask", scheduler="synchronous",
+                           service_catalog=catalog)
+    assert pandas_run["content_hash"] == dask_run["content_hash"]
+    assert pandas_run["rejects"] == dask_run["rejects"]
+    assert pandas_run["inputs"] == dask_run["inputs"]
+    assert pandas_run["totals"]["rows_out"] > 1000
+    rejects_p = ooni.read_rejects(Path(pandas_run["dataset_dir"]))
+    assert rejects_p.equals(ooni.read_rejects(Path(dask_run["dataset_dir"])))
+
+
+def test_dask_local_cluster_two_workers_equals_pandas(raw_dir, tmp_path, catalog):
+    pandas_run = ooni.ingest([raw_dir], tmp_path / "p", service_catalog=catalog)
+    cluster_run = ooni.ingest([raw_dir], tmp_path / "c", engine="dask", scheduler=None,
+                              workers=2, service_catalog=catalog)
+    assert cluster_run["engine"] == "dask"
+    assert pandas_run["content_hash"] == cluster_run["content_hash"]
+    assert pandas_run["rejects"] == cluster_run["rejects"]

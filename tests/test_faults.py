@@ -1,0 +1,186 @@
+"""Faults: a killed build, a full disk, an unwritable output, an edited raw file, a corrupted
+output. Each must leave the previous outputs whole (or none), and say clearly what happened."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+import censorlab
+from censorlab import storage
+from censorlab.cli import EXIT_ERROR, EXIT_INVALID, EXIT_OK, main
+from censorlab.errors import ChecksumMismatchError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def snapshot(directory: Path) -> dict[str, str]:
+    """sha256 of every visible file in a directory."""
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(directory.iterdir()) if not p.name.startswith(".")}
+
+
+def temp_files(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir() if p.name.endswith(".tmp"))
+
+
+@pytest.fixture()
+def previous_build(raw_dir, tmp_path):
+    out = tmp_path / "out"
+    censorlab.build(raw_dir, out)
+    return raw_dir, out, snapshot(out)
+
+
+def test_sigkill_during_a_write_leaves_previous_outputs_whole(previous_build, tmp_path):
+    raw, out, before = previous_build
+    marker = tmp_path / "inside-write"
+    child = textwrap.dedent(f"""
+        import sys, time
+        from pathlib import Path
+        import pyarrow.parquet as pq
+        from censorlab import storage
+        real = pq.write_table
+        def slow_write(table, where, **kwargs):
+            real(table.slice(0, max(table.num_rows // 2, 0)), where, **kwargs)  # half written
+            Path({str(marker)!r}).write_text(str(where))
+            time.sleep(120)
+        storage.pq.write_table = slow_write
+        import censorlab
+        censorlab.build({str(raw)!r}, {str(out)!r}, force=True)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", child], cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert proc.poll() is None, "the child build ended before reaching the write"
+            assert time.monotonic() < deadline, "the child never reached the write"
+            time.sleep(0.05)
+        temp_name = Path(marker.read_text()).name
+        assert temp_name.startswith(".") and temp_name.endswith(".tmp")
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    # the half-written file is a hidden temp file; every visible output is the previous one
+    assert temp_name in temp_files(out)
+    assert snapshot(out) == before
+    assert censorlab.validate(out) == []
+    assert len(censorlab.load("block_events", out)) == 1
+    # the next build is not confused by the leftover temp file
+    assert main(["build", "--raw", str(raw), "--out", str(out), "--force"]) == EXIT_OK
+    assert main(["validate", "--out", str(out)]) == EXIT_OK
+    assert snapshot(out) == before
+
+
+def test_full_disk_gives_a_clear_error_and_no_partial_file(previous_build, monkeypatch,
+                                                            capsys):
+    raw, out, before = previous_build
+    calls = []
+
+    def full_disk(table, where, **kwargs):
+        calls.append(where)
+        Path(where).write_bytes(b"PAR1 partial")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(where))
+
+    monkeypatch.setattr(storage.pq, "write_table", full_disk)
+    with pytest.raises(OSError) as info:
+        censorlab.build(raw, out, force=True)
+    assert info.value.errno == errno.ENOSPC
+    assert calls and temp_files(out) == []
+    assert snapshot(out) == before
+    assert main(["build", "--raw", str(raw), "--out", str(out), "--force"]) == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert "No space left on device" in err and "Traceback" not in err
+    assert temp_files(out) == [] and snapshot(out) == before
+    monkeypatch.undo()
+    assert censorlab.validate(out) == []
+
+
+def test_full_disk_while_writing_the_manifest(previous_build, monkeypatch):
+    raw, out, before = previous_build
+    real = storage.atomic_write_text
+
+    def no_space(target, text):
+        if Path(target).name == "manifest.json":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(target))
+        return real(target, text)
+
+    import censorlab.pipeline
+
+    monkeypatch.setattr(censorlab.pipeline, "atomic_write_text", no_space)
+    with pytest.raises(OSError):
+        censorlab.build(raw, out, force=True)
+    assert temp_files(out) == []
+    monkeypatch.undo()
+    assert censorlab.validate(out) == []  # same inputs: the rewritten tables match the manifest
+
+
+def test_unwritable_output_directory_is_a_clear_error(raw_dir, tmp_path, capsys):
+    # CI runs as root, which ignores permission bits: a path under a regular file is
+    # unwritable for everyone.
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file")
+    out = blocker / "processed"
+    with pytest.raises(OSError):
+        censorlab.build(raw_dir, out)
+    assert main(["build", "--raw", str(raw_dir), "--out", str(out)]) == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "not-a-directory" in err and "Traceback" not in err
+    assert blocker.read_text() == "a file"
+
+
+def test_edited_raw_file_stops_the_build_with_both_hashes(full_raw_dir, tmp_path, capsys):
+    out = tmp_path / "out"
+    path = full_raw_dir / "mau.csv"
+    recorded = storage_hash(path)
+    path.write_bytes(path.read_bytes().replace(b",889,", b",890,", 1))
+    edited = storage_hash(path)
+    assert recorded != edited
+    with pytest.raises(ChecksumMismatchError) as info:
+        censorlab.build(full_raw_dir, out)
+    assert recorded in str(info.value) and edited in str(info.value)
+    assert not out.exists()
+    assert main(["build", "--raw", str(full_raw_dir), "--out", str(out)]) == EXIT_ERROR
+    assert recorded in capsys.readouterr().err
+    assert main(["checksums", "--raw", str(full_raw_dir)]) == EXIT_INVALID
+    assert main(["checksums", "--raw", str(full_raw_dir), "--update"]) == EXIT_OK
+    report = capsys.readouterr().out
+    assert "changed" in report and "mau.csv" in report and recorded in report and edited in report
+    assert main(["checksums", "--raw", str(full_raw_dir)]) == EXIT_OK
+    manifest = censorlab.build(full_raw_dir, out)
+    assert manifest["inputs"]["mau.csv"]["sha256"] == edited
+
+
+def storage_hash(path: Path) -> str:
+    from censorlab.checksums import file_sha256
+
+    return file_sha256(path)
+
+
+@pytest.mark.parametrize("table", ["mau", "block_events", "rejects"])
+def test_corrupted_parquet_fails_validate_and_is_rebuilt(previous_build, table, capsys):
+    raw, out, before = previous_build
+    (out / f"{table}.parquet").write_bytes(b"\x00garbage" * 100)
+    assert main(["validate", "--out", str(out)]) == EXIT_INVALID
+    assert f"{table}.parquet" in capsys.readouterr().err
+    with pytest.raises(Exception):  # noqa: B017 - any read error; load never returns garbage
+        censorlab.load(table, out)
+    assert main(["build", "--raw", str(raw), "--out", str(out)]) == EXIT_OK  # no --force
+    assert main(["validate", "--out", str(out)]) == EXIT_OK
+    assert snapshot(out) == before
+
+
+def test_missing_output_is_rebuilt(previous_build):
+    raw, out, before = previous_build
+    (out / "services.parquet").unlink()
+    censorlab.build(raw, out)
+    assert snapshot(out) == before

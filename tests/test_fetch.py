@@ -1,0 +1,131 @@
+import gzip
+import json
+import threading
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from censorlab import fetch
+from censorlab.sources import ooni
+
+SPEC = Path(__file__).parent / "fixtures" / "ooni" / "spec_examples.jsonl"
+
+
+def _measurements():
+    """Fixture bodies served by the fake API: the telegram spec example on two days."""
+    base = json.loads(SPEC.read_text().splitlines()[0])
+    bodies = {}
+    for i, start in enumerate(["2022-12-07 10:51:55", "2022-12-07 11:00:00",
+                               "2022-12-07 12:00:00", "2022-12-08 09:00:00"]):
+        body = dict(base, measurement_start_time=start, report_id=f"r{i}")
+        bodies[f"20221207000000.00000{i}_IT_telegram_{i:016x}"] = body
+    return bodies
+
+
+class FakeApi(BaseHTTPRequestHandler):
+    bodies = _measurements()
+    requests: list[str] = []
+    fail_first: set[str] = set()
+
+    def log_message(self, *args):
+        pass
+
+    def _send(self, status, payload):
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        url = urllib.parse.urlsplit(self.path)
+        query = dict(urllib.parse.parse_qsl(url.query))
+        FakeApi.requests.append(self.path)
+        if url.path in FakeApi.fail_first:
+            FakeApi.fail_first.discard(url.path)
+            return self._send(503, {"error": "busy"})
+        if url.path == "/api/v1/measurements":
+            since, until = query["since"].replace("T", " "), query["until"].replace("T", " ")
+            rows = sorted((b["measurement_start_time"], uid) for uid, b in self.bodies.items()
+                          if since < b["measurement_start_time"] <= until
+                          and b["probe_cc"] == query["probe_cc"])
+            offset, limit = int(query["offset"]), int(query["limit"])
+            page = rows[offset: offset + limit]
+            more = len(page) == limit
+            return self._send(200, {
+                "metadata": {"next_url": "http://elsewhere/next" if more else None},
+                "results": [{"measurement_uid": uid, "measurement_start_time": t}
+                            for t, uid in page]})
+        if url.path == "/api/v1/raw_measurement":
+            return self._send(200, self.bodies.get(query["measurement_uid"], {}))
+        return self._send(404, {"error": "not found"})
+
+
+@pytest.fixture()
+def server():
+    FakeApi.requests = []
+    FakeApi.fail_first = set()
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), FakeApi)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def _lines(path):
+    with gzip.open(path, "rt") as handle:
+        return [json.loads(line) for line in handle]
+
+
+def test_fetch_pages_days_and_resumes(server, tmp_path):
+    paths = fetch.fetch_ooni("it", "telegram", "2022-12-07", "2022-12-09", tmp_path,
+                             base_url=server, page_size=2, backoff=0)
+    assert [p.name for p in paths] == ["20221207.jsonl.gz", "20221208.jsonl.gz",
+                                       "20221209.jsonl.gz"]
+    day1 = _lines(paths[0])
+    assert [r["report_id"] for r in day1] == ["r0", "r1", "r2"]
+    assert day1[0]["measurement_uid"] == "20221207000000.000000_IT_telegram_0000000000000000"
+    assert len(_lines(paths[1])) == 1 and _lines(paths[2]) == []
+    listings = [r for r in FakeApi.requests if r.startswith("/api/v1/measurements")]
+    assert len(listings) == 2 + 1 + 1  # day 1 takes two pages of 2
+    FakeApi.requests = []
+    fetch.fetch_ooni("IT", "telegram", "2022-12-07", "2022-12-09", tmp_path, base_url=server)
+    assert FakeApi.requests == []  # complete days are not fetched again
+    result = ooni.ingest([tmp_path / "IT"], tmp_path / "out")
+    assert result["summary"]["rows_out"] == 4
+
+
+def test_transient_errors_are_retried(server, tmp_path):
+    FakeApi.fail_first = {"/api/v1/measurements", "/api/v1/raw_measurement"}
+    paths = fetch.fetch_ooni("IT", "telegram", "2022-12-08", "2022-12-08", tmp_path,
+                             base_url=server, backoff=0)
+    assert len(_lines(paths[0])) == 1
+    assert sum(r.startswith("/api/v1/measurements") for r in FakeApi.requests) == 2
+
+
+def test_persistent_errors_stop_without_partial_files(server, tmp_path, monkeypatch):
+    original = FakeApi.do_GET
+
+    def always_503(self):
+        if self.path.startswith("/api/v1/raw_measurement"):
+            FakeApi.requests.append(self.path)
+            return self._send(503, {"error": "down"})
+        return original(self)
+
+    monkeypatch.setattr(FakeApi, "do_GET", always_503)
+    with pytest.raises(fetch.FetchError, match="HTTP 503"):
+        fetch.fetch_ooni("IT", "telegram", "2022-12-08", "2022-12-08", tmp_path,
+                         base_url=server, retries=2, backoff=0)
+    assert sum(r.startswith("/api/v1/raw_measurement") for r in FakeApi.requests) == 3
+    assert list((tmp_path / "IT" / "telegram").iterdir()) == []
+
+
+def test_bad_dates_are_refused(tmp_path):
+    with pytest.raises(fetch.CensorlabError, match="not a date"):
+        fetch.fetch_ooni("IT", "telegram", "2022-02-30", "2022-03-01", tmp_path)
+    with pytest.raises(fetch.CensorlabError, match="before"):
+        fetch.fetch_ooni("IT", "telegram", "2022-03-02", "2022-03-01", tmp_path)

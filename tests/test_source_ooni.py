@@ -1,0 +1,231 @@
+import json
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from censorlab import simulate
+from censorlab.sources import ooni
+from censorlab.storage import content_hash, row_hashes
+
+FIXTURES = Path(__file__).parent / "fixtures" / "ooni"
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return ooni.load_service_catalog()
+
+
+@pytest.fixture(scope="module")
+def fixture_build(tmp_path_factory, catalog):
+    out = tmp_path_factory.mktemp("ooni")
+    result = ooni.ingest([FIXTURES / "spec_examples.jsonl", FIXTURES / "messy.jsonl.gz"], out,
+                         service_catalog=catalog, workers=1)
+    table = ooni.read_dataset(Path(result["dataset_dir"])).to_pandas()
+    rejects = ooni.read_rejects(Path(result["dataset_dir"])).to_pandas()
+    return result, table, rejects
+
+
+def test_spec_examples_verdicts(fixture_build):
+    _, table, _ = fixture_build
+    spec = table[table.source_file == "spec_examples.jsonl"].set_index("test_name")
+    assert len(spec) == 5
+    assert spec.verdict.to_dict() == {
+        "telegram": "ok", "facebook_messenger": "ok", "whatsapp": "ok", "signal": "blocked",
+        "web_connectivity": "ok"}
+    assert spec.verdict_rule.to_dict() == {
+        "telegram": "telegram:no_blocking_flags",
+        "facebook_messenger": "facebook_messenger:no_blocking_flags",
+        "whatsapp": "whatsapp:all_status_ok",
+        "signal": "signal:backend_status",
+        "web_connectivity": "web_connectivity:accessible"}
+    assert spec.source_line.to_dict() == {
+        "telegram": 1, "facebook_messenger": 2, "whatsapp": 3, "signal": 4, "web_connectivity": 5}
+    assert spec.service_id.fillna("<null>").to_dict() == {
+        "telegram": "telegram", "facebook_messenger": "facebook-messenger",
+        "whatsapp": "whatsapp", "signal": "signal", "web_connectivity": "<null>"}
+    assert set(spec.probe_asn) == {30722}
+    tg = spec.loc["telegram"]
+    assert tg.measurement_uid == ooni.fallback_uid(
+        "20221207T105155Z_telegram_IT_30722_n1_epDRF015yWFhSlX4", None, "2022-12-07 10:51:55")
+    assert tg.measurement_start_time == pd.Timestamp("2022-12-07 10:51:55", tz="UTC")
+    assert tg.measurement_month == "2022-12"
+
+
+def test_messy_lines_each_handled(fixture_build):
+    _, table, rejects = fixture_build
+    messy = table[table.source_file == "messy.jsonl.gz"].set_index("source_line")
+    assert messy.verdict.to_dict() == {1: "blocked", 2: "failure", 3: "blocked", 11: "blocked",
+                                       12: "ok"}
+    assert messy.verdict_rule.to_dict() == {
+        1: "facebook_messenger:tcp_blocking",
+        2: "signal:unreliable_v0.2.0_after_2022-10-19",
+        3: "telegram:tcp_blocking",
+        11: "web_connectivity:blocking=dns",
+        12: "telegram:no_blocking_flags"}
+    assert messy.loc[11, "service_id"] == "telegram"
+    assert messy.loc[3, "measurement_uid"] == "20180417120005.000001_RU_telegram_aaaaaaaaaaaaaaaa"
+    got = rejects[rejects.source_file == "messy.jsonl.gz"].set_index("source_line")
+    assert got.reason_code.to_dict() == {
+        5: "duplicate-row", 6: "withheld-probe", 7: "withheld-probe", 8: "no-test-keys",
+        9: "type-error", 10: "invalid-json", 13: "truncated-line"}
+    assert "kept from messy.jsonl.gz:3" in got.loc[5, "detail"]
+    assert "2017-02-30" in got.loc[9, "detail"]
+    assert got.loc[6, "raw_text"].startswith("{")
+    assert set(got.stage) == {"clean", "dedup", "read"}
+
+
+def test_accounting_per_file(fixture_build):
+    result, _, rejects = fixture_build
+    inputs = {i["source_file"]: i for i in result["inputs"]}
+    assert {k: inputs["messy.jsonl.gz"][k] for k in
+            ("rows_read", "rows_clean", "rows_rejected", "rows_merged", "rows_out")} == {
+        "rows_read": 12, "rows_clean": 5, "rows_rejected": 7, "rows_merged": 0, "rows_out": 5}
+    assert inputs["spec_examples.jsonl"]["rows_out"] == 5
+    assert inputs["spec_examples.jsonl"]["rows_read"] == 5
+    assert result["totals"]["rejected_by_reason"] == {
+        "duplicate-row": 1, "invalid-json": 1, "no-test-keys": 1, "truncated-line": 1,
+        "type-error": 1, "withheld-probe": 2}
+    assert result["rejects"]["rows"] == len(rejects) == 7
+    assert inputs["messy.jsonl.gz"]["sha256"].startswith("sha256:")
+    assert result["errors"] == []
+
+
+def test_content_hash_is_the_core_hash_of_the_whole_table(fixture_build):
+    result, _, _ = fixture_build
+    table = ooni.read_dataset(Path(result["dataset_dir"]))
+    assert content_hash(table) == result["content_hash"]
+    assert (ooni.fast_row_hashes(table) == row_hashes(table)).all()
+
+
+def test_fast_and_line_parsers_give_the_same_columns():
+    block = (FIXTURES / "spec_examples.jsonl").read_bytes()
+    body = block[:-1]
+    fast = ooni._parse_block_arrow(block, body.count(b"\n") + 1, 1)
+    slow = ooni._parse_block_python(body, 1, True, "x")
+    assert fast is not None and not slow.rejects
+    assert fast.equals(slow.table)
+
+
+def test_dataset_layout_and_readers(fixture_build):
+    result, _, _ = fixture_build
+    root = Path(result["dataset_dir"])
+    parts = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.parquet"))
+    assert "test_name=telegram/measurement_month=2018-04/part-0000.parquet" in parts
+    assert all(part.startswith("test_name=") for part in parts)
+    assert (root.parent / "ooni_measurements_rejects.parquet").exists()
+    frame = pd.read_parquet(root, filters=[("test_name", "=", "telegram")])
+    assert len(frame) == 3
+    dataset = ds.dataset(str(root), format="parquet", partitioning="hive")
+    assert dataset.to_table(filter=pc.field("verdict") == "blocked").num_rows == 4
+    import dask.dataframe as dd
+
+    ddf = dd.read_parquet(str(root), filters=[("measurement_month", "==", "2018-04")])
+    assert len(ddf.compute()) == 3
+
+
+def test_truncated_gzip_stops_only_that_file(tmp_path, catalog):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    shutil.copy(FIXTURES / "spec_examples.jsonl", raw / "good.jsonl")
+    records = simulate.simulate_measurements(
+        [simulate.BlockScenario("RU", "telegram", date(2018, 4, 1), date(2018, 4, 30),
+                                measurements_per_day=50)], seed=3)
+    simulate.write_jsonl_gz(records, raw / "cut.jsonl.gz")
+    simulate.cut_gzip_stream(raw / "cut.jsonl.gz", 0.5)
+    result = ooni.ingest([raw], tmp_path / "out", service_catalog=catalog, workers=1)
+    assert len(result["errors"]) == 1 and "raw/cut.jsonl.gz" in result["errors"][0]
+    assert "truncated" in result["errors"][0]
+    inputs = {i["source_file"]: i for i in result["inputs"]}
+    assert inputs["raw/cut.jsonl.gz"]["rows_read"] == 0
+    table = ooni.read_dataset(Path(result["dataset_dir"]))
+    assert set(table["source_file"].to_pylist()) == {"raw/good.jsonl"}
+    assert table.num_rows == 5
+
+
+def test_input_order_does_not_change_the_hash(tmp_path, catalog):
+    a = ooni.ingest([FIXTURES / "messy.jsonl.gz", FIXTURES / "spec_examples.jsonl"],
+                    tmp_path / "a", service_catalog=catalog, workers=1, block_bytes=300)
+    b = ooni.ingest([FIXTURES / "spec_examples.jsonl", FIXTURES / "messy.jsonl.gz"],
+                    tmp_path / "b", service_catalog=catalog, workers=2)
+    assert a["content_hash"] == b["content_hash"]
+    assert a["rejects"]["content_hash"] == b["rejects"]["content_hash"]
+
+
+def test_failed_rebuild_leaves_previous_output_whole(tmp_path, catalog, monkeypatch):
+    first = ooni.ingest([FIXTURES / "spec_examples.jsonl"], tmp_path, service_catalog=catalog)
+    before = sorted(p.relative_to(tmp_path) for p in Path(first["dataset_dir"]).rglob("*"))
+
+    def boom(*args):
+        raise RuntimeError("crash in stage 2")
+
+    monkeypatch.setattr(ooni, "finalize_partition", boom)
+    with pytest.raises(RuntimeError):
+        ooni.ingest([FIXTURES / "messy.jsonl.gz"], tmp_path, service_catalog=catalog)
+    after = sorted(p.relative_to(tmp_path) for p in Path(first["dataset_dir"]).rglob("*"))
+    assert after == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "ooni_measurements", "ooni_measurements_rejects.parquet"]
+    assert ooni.read_manifest(Path(first["dataset_dir"]))["rows"] == 5
+
+
+def test_block_in_force_gives_blocked_verdicts(tmp_path, catalog):
+    scenarios = [simulate.BlockScenario(
+        "RU", test, date(2022, 1, 1), date(2022, 1, 10), onset_day=date(2022, 1, 6),
+        lift_day=date(2022, 1, 9), blocked_share_during=1.0, base_failure_share=0.0,
+        measurements_per_day=6) for test in simulate.TEST_NAMES]
+    records = list(simulate.simulate_measurements(scenarios, seed=7, messiness=simulate.CLEAN))
+    simulate.write_jsonl_gz(records, tmp_path / "sim.jsonl.gz")
+    result = ooni.ingest([tmp_path / "sim.jsonl.gz"], tmp_path / "out", service_catalog=catalog)
+    frame = ooni.read_dataset(Path(result["dataset_dir"])).to_pandas()
+    frame["day"] = frame.measurement_start_time.dt.day
+    during = frame.day.between(6, 8)
+    assert len(frame) == 5 * 10 * 6
+    assert (frame.loc[during, "verdict"] == "blocked").all()
+    assert (frame.loc[~during, "verdict"] == "ok").all()
+    web = frame[frame.test_name == "web_connectivity"]
+    assert set(web.service_id) == {"telegram"}
+    assert set(frame.software_name) == {"censorlab-simulator"}
+
+
+TELEGRAM_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-1, 2), st.text(max_size=3))
+
+
+@settings(max_examples=60, deadline=None)
+@given(tcp=TELEGRAM_VALUES, http=TELEGRAM_VALUES, web=st.one_of(st.none(), st.sampled_from(
+    ["ok", "blocked"]), st.booleans()), start=st.sampled_from(
+    ["2018-04-17 10:00:00", "2018-02-30 10:00:00", "2018-4-17 10:00:00", None]))
+def test_any_telegram_line_is_output_or_rejected(tcp, http, web, start):
+    record = {"measurement_start_time": start, "probe_cc": "RU", "probe_asn": "AS1",
+              "report_id": "r", "test_name": "telegram", "test_version": "0.5.0",
+              "test_keys": {"telegram_tcp_blocking": tcp, "telegram_http_blocking": http,
+                            "telegram_web_status": web}}
+    block = (json.dumps(record) + "\n").encode()
+    raw = ooni.parse_block(1, block, True, "f")
+    fast = ooni._parse_block_arrow(block, 1, 1)
+    slow = ooni._parse_block_python(block[:-1], 1, True, "f")
+    if fast is not None:
+        assert fast.equals(slow.table)
+    table, rejects = ooni.clean(raw, ooni.CleanContext("f", lambda host: None))
+    assert table.num_rows + len(rejects) == 1
+    if table.num_rows:
+        assert table["verdict"][0].as_py() in ("ok", "blocked", "failure")
+
+
+def test_same_uid_with_two_start_times_keeps_the_key_unique(tmp_path, catalog):
+    record = json.loads((FIXTURES / "spec_examples.jsonl").read_text().splitlines()[0])
+    record["measurement_uid"] = "u1"
+    other = dict(record, measurement_start_time="2022-12-07 11:00:00")
+    path = tmp_path / "x.jsonl"
+    path.write_text(json.dumps(other) + "\n" + json.dumps(record) + "\n")
+    result = ooni.ingest([path], tmp_path / "out", service_catalog=catalog)
+    table = ooni.read_dataset(Path(result["dataset_dir"]))
+    assert table["source_line"].to_pylist() == [1]
+    rejects = ooni.read_rejects(Path(result["dataset_dir"])).to_pylist()
+    assert [(r["source_line"], r["reason_code"]) for r in rejects] == [(2, "duplicate-row")]
