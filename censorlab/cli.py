@@ -91,7 +91,10 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
                       scheduler=args.scheduler, workers=args.workers, raw_dir=args.raw)
     summary = manifest.get("summary", {})
     print(f"ingested {args.kind}: " + ", ".join(f"{k} {v}" for k, v in summary.items()))
-    return EXIT_OK
+    errors = manifest.get("errors") or []
+    for error in errors:
+        print(f"error: {error}", file=sys.stderr)
+    return EXIT_ERROR if errors else EXIT_OK
 
 
 def _cmd_fetch(args: argparse.Namespace) -> int:

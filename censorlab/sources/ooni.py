@@ -1136,22 +1136,15 @@ def discover_files(paths: Iterable[str | Path], suffixes: Sequence[str] = SUFFIX
 
 def load_service_catalog(raw_dir: Path | None = None):
     """Build the service catalog (domains from data/raw/services.csv) used to map inputs."""
-    from censorlab.paths import RAW_DIR
-    from censorlab.pipeline import _load_country_resolver
-    from censorlab.provenance import BuildContext
-    from censorlab.services import ServiceCatalog
-    from censorlab.sources import services as services_source
+    from censorlab.ingest import reference_context
 
-    raw_dir = Path(raw_dir or RAW_DIR)
-    raw = services_source.read_raw(raw_dir / "services.csv", name="services.csv")
-    context = BuildContext(raw_dir=raw_dir, countries=_load_country_resolver(raw_dir))
-    return ServiceCatalog(services_source.clean(raw, context).table)
+    return reference_context(raw_dir).services
 
 
 def _progress(desc: str, total: int, unit: str):
-    from tqdm.auto import tqdm
+    from censorlab.progress import progress_bar
 
-    return tqdm(total=total, desc=desc, unit=unit, disable=None, leave=False)
+    return progress_bar(total=total, desc=desc, unit=unit, leave=False)
 
 
 def ingest(
@@ -1190,9 +1183,8 @@ def ingest(
         ``dataset_dir``, the absolute path of the dataset (not stored on disk). Files that
         stopped with a RawFileError are listed in ``errors``; the others are still ingested.
     """
-    from tqdm.contrib.logging import logging_redirect_tqdm
-
     from censorlab.engines import run_per_item
+    from censorlab.progress import logging_to_progress
 
     started = time.perf_counter()
     files = discover_files(paths)
@@ -1209,7 +1201,7 @@ def ingest(
         else service_catalog if service_catalog is not None else load_service_catalog()
     service_for_host = catalog.service_for_host
     try:
-        with logging_redirect_tqdm():
+        with logging_to_progress():
             bar = _progress("ooni files", len(files), "file")
             rows_seen = [0]
 
