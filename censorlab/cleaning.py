@@ -224,3 +224,32 @@ def parse_dates(
     missing = error_series.notna() & df[date_column].isna()
     out = mark_rejects(out, missing, "missing-cell", error_series)
     return mark_rejects(out, error_series.notna(), "type-error", error_series)
+
+
+def finish_source(raw, context, table_name: str, accepted: pd.DataFrame, table: pd.DataFrame,
+                  rejects: pd.DataFrame):
+    """Assemble a source's result: validated table, all rejects, checked accounting.
+
+    For sources whose rows map one-to-one to raw lines before merging duplicates (no splitting):
+    `rows_clean` is the accepted rows and `rows_merged` what merging removed.
+
+    Args:
+        raw: The RawFile that was cleaned (its read-stage rejects are included).
+        context: The BuildContext (for the file's sha256).
+        table_name: Processed table name.
+        accepted: Rows that passed cleaning, before merging.
+        table: The merged table.
+        rejects: Rejects from the cleaning chain.
+    """
+    from censorlab.accounting import FileAccounting
+    from censorlab.provenance import SourceResult
+
+    table = assert_valid(table, table_name)
+    all_rejects = concat_rejects([raw.rejects, rejects])
+    accounting = FileAccounting(
+        source_file=raw.name, sha256=context.sha256.get(raw.name, ""), dataset=table_name,
+        rows_read=raw.rows_read, rows_clean=len(accepted), rows_rejected=len(all_rejects),
+        rows_merged=len(accepted) - len(table), rows_out=len(table),
+    )
+    return SourceResult(table=table[list(TABLES[table_name].columns)].reset_index(drop=True),
+                        rejects=all_rejects, accounting=accounting.check())

@@ -136,3 +136,15 @@ def test_diplomatic_event_ids_are_stable_and_duplicates_merge(tmp_path, context)
     assert row.source_urls == ["https://a.example", "https://b.example"]
     assert row.related_block_event_ids == ["RU-2017-WECHAT"]
     assert result.accounting.rows_merged == 1
+
+
+def test_reused_event_id_on_another_period_is_a_primary_key_reject(tmp_path, context):
+    text = BLOCK_HEADER + (
+        "RU-X,Telegram,,AE,RU,RKN,2018-04-16,day,2020-06-18,day,full,yes,,,https://a.example,,"
+        "high\n"
+        "RU-X,Telegram,,AE,RU,RKN,2022-01-01,day,2022-02-01,day,full,yes,,,https://b.example,,"
+        "high\n")
+    result = _clean(block_events, tmp_path, text, context)
+    assert result.table["start_date"].tolist() == [pd.Timestamp("2018-04-16")]
+    assert result.rejects[["source_line", "reason_code"]].values.tolist() == [[3, "primary-key"]]
+    assert result.accounting.rows_rejected == 1

@@ -20,10 +20,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from censorlab.accounting import FileAccounting
 from censorlab.cleaning import (
-    assert_valid,
     collect_urls,
+    finish_source,
     mark_rejects,
     parse_dates,
     reject_invalid,
@@ -35,8 +34,6 @@ from censorlab.cleaning import (
 )
 from censorlab.provenance import BuildContext, Provenance, SourceResult
 from censorlab.rawcsv import RawFile, read_delimited
-from censorlab.rejects import concat_rejects
-from censorlab.schema import TABLES
 from censorlab.units import CountParseError, parse_user_count
 
 PROVENANCE = Provenance(
@@ -162,12 +159,4 @@ def clean(raw: RawFile, context: BuildContext) -> SourceResult:
         .pipe(reject_invalid, TABLE)
     )
     accepted, rejects = split_rejects(marked, TABLE)
-    table = _merge_duplicates(accepted).pipe(assert_valid, TABLE)
-    all_rejects = concat_rejects([raw.rejects, rejects])
-    accounting = FileAccounting(
-        source_file=raw.name, sha256=context.sha256.get(raw.name, ""), dataset=TABLE,
-        rows_read=raw.rows_read, rows_clean=len(accepted), rows_rejected=len(all_rejects),
-        rows_merged=len(accepted) - len(table), rows_out=len(table),
-    )
-    return SourceResult(table=table[list(TABLES[TABLE].columns)].reset_index(drop=True),
-                        rejects=all_rejects, accounting=accounting.check())
+    return finish_source(raw, context, TABLE, accepted, _merge_duplicates(accepted), rejects)
