@@ -151,6 +151,23 @@ def _manifest_matches(out_dir: Path, inputs: dict[str, str], as_of: str | None) 
     return same and not check_outputs(out_dir, manifest, deep=True)
 
 
+def remove_stale_temp_files(out_dir: Path) -> list[Path]:
+    """Delete temporary files a killed build left beside its outputs.
+
+    `storage.atomic_path` names them `.<target>.<random>.tmp`; a build that was killed before
+    its rename leaves one behind. They are never read, only removed (builds of one output
+    directory are not meant to run concurrently).
+    """
+    targets = {f"{name}.parquet" for name in CURATED_TABLES} | {MANIFEST_NAME}
+    stale = [p for p in Path(out_dir).glob(".*.tmp")
+             if any(p.name.startswith(f".{t}.") for t in targets)] if Path(out_dir).exists() \
+        else []
+    for path in stale:
+        logger.warning("removing %s left by an interrupted build", path)
+        path.unlink(missing_ok=True)
+    return stale
+
+
 def build(
     raw_dir: str | Path | None = None,
     out_dir: str | Path | None = None,
@@ -177,6 +194,7 @@ def build(
     out_dir = Path(out_dir or PROCESSED_DIR)
     as_of = _check_as_of(as_of)
     inputs = verify_files(raw_dir, raw_file_names())
+    remove_stale_temp_files(out_dir)
     if not force and _manifest_matches(out_dir, inputs, as_of):
         logger.info("outputs in %s are up to date (use --force to rebuild)", out_dir)
         return load_manifest(out_dir)

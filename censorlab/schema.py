@@ -19,7 +19,7 @@ import pandas as pd
 import pandera.pandas as pa_schema
 import pyarrow as pa
 
-SCHEMA_VERSION = "1.0.0"
+SCHEMA_VERSION = "1.1.0"
 
 PRECISIONS = ("day", "day_approx", "month", "quarter", "year")
 SCOPES = ("full", "partial", "throttling", "app-store-removal")
@@ -115,6 +115,8 @@ _FIELD_LIST = [
     Field("service_id", STRING, "Canonical service slug from data/raw/services.csv.",
           pattern=r"^[a-z0-9][a-z0-9-]*$"),
     Field("service_name", STRING, "Canonical display name of the service."),
+    Field("service_as_reported", STRING, "The service name exactly as the raw row wrote it "
+          "(before alias resolution), so a resolution can be checked."),
     Field("service_kind", STRING, "Kind of service.", allowed=SERVICE_KINDS),
     Field("aliases", STRING_LIST, "Other spellings that resolve to the service (exact match "
           "after NFKC, casefold and whitespace folding)."),
@@ -346,7 +348,8 @@ register_table(
         description="One row per (service, blocking country, period): a government block of an "
         "app or online service, with its dates at their reported precision and every source.",
         columns=(
-            "event_id", "raw_event_id", "service_id", "service_name", "service_kind",
+            "event_id", "raw_event_id", "service_id", "service_name", "service_as_reported",
+            "service_kind",
             "operator_name", "operator_country", "blocking_country", "authority",
             "start_date", "start_precision", "start_earliest_date", "start_latest_date",
             "end_date", "end_precision", "end_earliest_date", "end_latest_date",
@@ -374,7 +377,8 @@ register_table(
         description="Reported user figures of a service for a period and a place (the world or "
         "one country), as integers with the source's qualifier and metric kept.",
         columns=(
-            "service_id", "service_name", "period_end", "period_precision", "geo", "mau",
+            "service_id", "service_name", "service_as_reported", "period_end",
+            "period_precision", "geo", "mau",
             "mau_qualifier", "metric", "is_mau", "confidence", "notes", "source_urls",
             "source_file", "source_line",
         ),

@@ -75,10 +75,11 @@ def test_sigkill_during_a_write_leaves_previous_outputs_whole(previous_build, tm
     assert snapshot(out) == before
     assert censorlab.validate(out) == []
     assert len(censorlab.load("block_events", out)) == 1
-    # the next build is not confused by the leftover temp file
+    # the next build removes the leftover temp file and is not confused by it
     assert main(["build", "--raw", str(raw), "--out", str(out), "--force"]) == EXIT_OK
     assert main(["validate", "--out", str(out)]) == EXIT_OK
     assert snapshot(out) == before
+    assert temp_files(out) == []
 
 
 def test_full_disk_gives_a_clear_error_and_no_partial_file(previous_build, monkeypatch,

@@ -312,9 +312,12 @@ def back_to_raw(name, table):
     return rows
 
 
-# Lineage and line numbers say where a row came from, which writing it back changes.
-IDEMPOTENCE_IGNORES = {"block_events": ("source_lines", "merged_from", "raw_event_id"),
-                       "mau": ("source_line",), "diplomatic_events": ("source_line",),
+# Lineage, line numbers and the raw spelling say where a row came from, which writing it
+# back (with canonical ids) changes.
+IDEMPOTENCE_IGNORES = {"block_events": ("source_lines", "merged_from", "raw_event_id",
+                                        "service_as_reported"),
+                       "mau": ("source_line", "service_as_reported"),
+                       "diplomatic_events": ("source_line",),
                        "services": ("source_line",)}
 
 

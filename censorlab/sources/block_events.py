@@ -122,6 +122,7 @@ def _clamp_end_to_start(df: pd.DataFrame) -> pd.DataFrame:
 def _resolve_services(df: pd.DataFrame, context: BuildContext) -> pd.DataFrame:
     names = df["service"].map(split_list)
     ids = names.map(lambda items: [context.services.resolve(n) for n in items])
+    df = df.assign(_service_names=names)
     unknown = ids.map(lambda items: any(i is None for i in items))
     detail = pd.Series(
         [f"unknown service name(s): {[n for n, i in zip(ns, is_, strict=True) if i is None]}"
@@ -156,7 +157,8 @@ def _explode_services(df: pd.DataFrame, context: BuildContext) -> pd.DataFrame:
     for row in df.to_dict("records"):
         service_ids = row["_service_ids"]
         multi = len(service_ids) > 1
-        for service_id in service_ids:
+        for service_id, name_as_reported in zip(service_ids, row["_service_names"],
+                                                strict=True):
             info = context.services.info(service_id)
             own_country = row["_operator_codes"][0] if len(row["_operator_codes"]) == 1 else None
             rows.append({
@@ -165,6 +167,7 @@ def _explode_services(df: pd.DataFrame, context: BuildContext) -> pd.DataFrame:
                 "raw_event_id": row["event_id"],
                 "service_id": service_id,
                 "service_name": info["service_name"],
+                "service_as_reported": name_as_reported,
                 "service_kind": info["service_kind"],
                 "operator_name": (row["operator"] if not multi and row["operator"]
                                   else info["operator_name"]),
@@ -172,7 +175,7 @@ def _explode_services(df: pd.DataFrame, context: BuildContext) -> pd.DataFrame:
                 else info["operator_country"],
             })
     return pd.DataFrame(rows, columns=[*df.columns, "raw_event_id", "service_id", "service_name",
-                                       "service_kind", "operator_name"])
+                                       "service_as_reported", "service_kind", "operator_name"])
 
 
 def _shape_output(df: pd.DataFrame) -> pd.DataFrame:

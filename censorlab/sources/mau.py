@@ -66,6 +66,7 @@ def _resolve_service(df: pd.DataFrame, context: BuildContext) -> pd.DataFrame:
     ids = pd.Series([context.services.resolve(v) for v in df["service"]], index=df.index,
                     dtype=object)
     out = df.assign(
+        service_as_reported=df["service"],
         service_id=ids,
         service_name=[context.services.info(i)["service_name"] if isinstance(i, str) else None
                       for i in ids],
