@@ -128,6 +128,7 @@ SIGNAL_UNRELIABLE_FROM = "2022-10-20 00:00:00"  # "after 2022-10-19" (ts-029)
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 BLOCK_BYTES = 32 << 20  # decompressed bytes per parse block: bounds memory per file
+READ_BYTES = 4 << 20  # gunzip read size (zlib costs ~25 % more per byte in 32 MB reads)
 ARROW_BLOCK_BYTES = 1 << 20  # pyarrow's own sub-block (its unit of parallel parsing)
 MAX_OPEN_SPOOL_WRITERS = 1024  # bounds open files when one raw file spans many days
 MAX_ROWS_PER_PART = 4_000_000  # a partition's Parquet is split in parts beyond this
@@ -183,7 +184,7 @@ class RawBlock:
     Attributes:
         table: ``RAW_SCHEMA`` columns plus ``source_line``, one row per parsed JSON object.
         rejects: Reject dicts for lines that are not JSON objects or hold wrongly typed keys.
-        body: The block's bytes without the final newline, to quote raw text in rejects.
+        body: The block's bytes (the final newline may be kept), to quote raw text in rejects.
         first_line: 1-based line number of ``lines[0]``.
         rows_read: Non-blank lines in the block (parsed + rejected here).
         fast: Whether pyarrow parsed the block (False: the per-line fallback did).
@@ -202,6 +203,8 @@ class RawBlock:
         """The block's physical lines."""
         if self._lines is None:
             self._lines = self.body.split(b"\n")
+            if self.fast and self.body.endswith(b"\n"):
+                self._lines.pop()  # the kept final newline ends the last line
         return self._lines
 
     def raw_texts(self, lines: Sequence[int]) -> list[str]:
@@ -271,42 +274,77 @@ def iter_blocks(path: Path, block_bytes: int = BLOCK_BYTES) -> Iterator[tuple[in
     Raises:
         RawFileError: The gzip stream is cut or corrupt.
     """
-    pending = b""
+    for first_line, block, newline, _ in _iter_counted_blocks(path, block_bytes):
+        yield first_line, block, newline
+
+
+def _iter_counted_blocks(path: Path, block_bytes: int,
+                         ) -> Iterator[tuple[int, bytes, bool, int]]:
+    """:func:`iter_blocks` plus the number of newlines in each block (counted once).
+
+    The gzip stream is read in pieces of at most READ_BYTES (zlib is cheaper per byte in
+    small reads) and each block is joined from its pieces with one copy: bytes operations
+    hold the GIL and a block is tens of MB, so the cleaning thread must not wait on them.
+    """
+    pieces: list = []  # read since the last block; the first may be a carried partial line
+    size = 0
     first_line = 1
-    for chunk in _prefetch(_iter_chunks(path, block_bytes)):
-        pending += chunk
-        cut = pending.rfind(b"\n")
+    for chunk in _prefetch(_iter_chunks(path, min(block_bytes, READ_BYTES))):
+        pieces.append(chunk)
+        size += len(chunk)
+        if size < block_bytes:
+            continue
+        cut = chunk.rfind(b"\n")
         if cut < 0:
             continue
-        block, pending = pending[: cut + 1], pending[cut + 1:]
-        yield first_line, block, True
-        first_line += block.count(b"\n")
-    if pending:
-        yield first_line, pending, False
+        if len(pieces) == 1 and cut == len(chunk) - 1:
+            block = chunk
+        else:
+            pieces[-1] = memoryview(chunk)[: cut + 1]
+            block = b"".join(pieces)
+        rest = chunk[cut + 1:]
+        pieces, size = ([rest], len(rest)) if rest else ([], 0)
+        newlines = block.count(b"\n")
+        yield first_line, block, True, newlines
+        first_line += newlines
+    if not pieces:
+        return
+    data = b"".join(pieces)
+    cut = data.rfind(b"\n")
+    if cut >= 0:
+        block = data if cut == len(data) - 1 else data[: cut + 1]
+        newlines = block.count(b"\n")
+        yield first_line, block, True, newlines
+        first_line += newlines
+    if cut < len(data) - 1:
+        rest = data[cut + 1:]
+        yield first_line, rest, False, 0
 
 
 def parse_block(first_line: int, block: bytes, ends_with_newline: bool, source_file: str,
-                ) -> RawBlock:
+                newlines: int | None = None) -> RawBlock:
     """Parse one block into raw columns: pyarrow when it accepts the block, else line by line.
 
     Both paths give the same columns for the same valid line (tests compare them); only the
     per-line path can reject single lines, so any block pyarrow refuses goes through it.
+    ``newlines``: the number of newline bytes in ``block``, when the caller already counted
+    them (None: counted here).
     """
-    body = block[:-1] if ends_with_newline else block
-    if not body:
-        return RawBlock(_empty_raw(), [], body, first_line, 0)
-    n_lines = body.count(b"\n") + 1
+    if len(block) <= int(ends_with_newline):
+        return RawBlock(_empty_raw(), [], b"", first_line, 0)
+    if newlines is None:
+        newlines = block.count(b"\n")
+    n_lines = newlines + (0 if ends_with_newline else 1)
     fast = _parse_block_arrow(block, n_lines, first_line)
     if fast is not None:
-        return RawBlock(fast, [], body, first_line, n_lines)
+        # body keeps the final newline: raw_texts finds the same lines, and no 32 MB copy
+        return RawBlock(fast, [], block, first_line, n_lines)
+    body = block[:-1] if ends_with_newline else block
     return _parse_block_python(body, first_line, ends_with_newline, source_file)
 
 
 def _parse_block_arrow(block: bytes, n_lines: int, first_line: int) -> pa.Table | None:
-    data = block
-    if b'"blocking"' in data:
-        for old, new in _BLOCKING_FALSE:
-            data = data.replace(old, new)
+    data = _rewrite_blocking_false(block)
     try:
         table = pj.read_json(
             pa.py_buffer(data),
@@ -321,6 +359,21 @@ def _parse_block_arrow(block: bytes, n_lines: int, first_line: int) -> pa.Table 
     table = table.select(RAW_SCHEMA.names).cast(RAW_SCHEMA)
     lines = pa.array(np.arange(first_line, first_line + n_lines, dtype=np.int64))
     return table.append_column("source_line", lines)
+
+
+def _rewrite_blocking_false(block: bytes) -> bytes:
+    """Rewrite web_connectivity's ``"blocking": false`` as a string, in one pass over the block.
+
+    Only the spelling (with or without a space after the colon) of the block's first
+    ``"blocking":`` is rewritten: a scan of tens of MB per spelling is most of the parse cost.
+    Should the block also hold the other spelling, pyarrow refuses the block (a boolean in a
+    string column) and the per-line parser reads it, with the same result.
+    """
+    at = block.find(b'"blocking":')
+    if at < 0:
+        return block
+    old, new = _BLOCKING_FALSE[1 if block[at + 11: at + 12] == b" " else 0]
+    return block.replace(old, new)
 
 
 def _empty_raw() -> pa.Table:
@@ -428,8 +481,8 @@ def read_raw(path: str | Path, source_file: str | None = None,
     """
     path = Path(path)
     name = source_file or path.name
-    for first_line, block, newline in iter_blocks(path, block_bytes):
-        yield parse_block(first_line, block, newline, name)
+    for first_line, block, newline, newlines in _iter_counted_blocks(path, block_bytes):
+        yield parse_block(first_line, block, newline, name, newlines)
 
 
 # --------------------------------------------------------------------------------------------
@@ -982,22 +1035,33 @@ def _reject_duplicates(table: pa.Table, uid: pa.Array, dup: np.ndarray,
                        ) -> tuple[pa.Table, list[dict]]:
     n = len(uid)
     first = np.maximum.accumulate(np.where(dup, 0, np.arange(n)))
-    files, lines = table["source_file"].to_pylist(), table["source_line"].to_pylist()
-    uids = uid.to_pylist()
+    # Python values only for the duplicates and the copies they keep, not the whole day
+    index = np.flatnonzero(dup)
+    kept = pa.array(first[index])
+    index_array = pa.array(index)
+    files, lines = (table["source_file"].take(index_array).to_pylist(),
+                    table["source_line"].take(index_array).to_pylist())
+    kept_files, kept_lines = (table["source_file"].take(kept).to_pylist(),
+                              table["source_line"].take(kept).to_pylist())
+    uids = uid.take(index_array).to_pylist()
     rejects = [
-        _reject(files[i], lines[i], "dedup", "duplicate-row",
-                f"duplicate of measurement_uid {uids[i]} kept from "
-                f"{files[first[i]]}:{lines[first[i]]}", None)
-        for i in np.flatnonzero(dup)
+        _reject(file, line, "dedup", "duplicate-row",
+                f"duplicate of measurement_uid {uid_} kept from {kept_file}:{kept_line}", None)
+        for file, line, uid_, kept_file, kept_line
+        in zip(files, lines, uids, kept_files, kept_lines, strict=True)
     ]
     return table.filter(pa.array(~dup)), rejects
+
+
+_HASH_SAMPLE_ROWS = 4096  # rows looked at to choose between hashing values or their uniques
 
 
 def fast_row_hashes(table: pa.Table) -> np.ndarray:
     """Return exactly ``storage.row_hashes(table)``, computed faster.
 
-    Same canonical strings, same pandas hash and combination; each column is dictionary-encoded
-    so repeated values (country, test, verdict...) are hashed once, and UTC timestamps are
+    Same canonical strings, same pandas hash and combination; a column with repeated values
+    (country, test, verdict...) is dictionary-encoded so each value is hashed once, a mostly
+    distinct one (judged on its first rows) is hashed value by value, and UTC timestamps are
     rendered through the naive cast (6x faster than the zone-aware one, same text).
     tests/test_source_ooni.py asserts the equality.
     """
@@ -1015,6 +1079,12 @@ def fast_row_hashes(table: pa.Table) -> np.ndarray:
             text = pc.fill_null(pc.binary_join_element_wise(naive, "Z", ""), "\x00null")
         else:
             text = _canonical_strings(column)
+        sample = text.slice(0, _HASH_SAMPLE_ROWS)
+        if pc.count_distinct(sample).as_py() * 2 > len(sample):
+            # mostly distinct (uid, report_id, line...): encoding would cost more than it saves
+            values = text.to_numpy(zero_copy_only=False).astype(object)
+            per_column.append(hash_array(values, categorize=False))
+            continue
         encoded = pc.dictionary_encode(text).combine_chunks()
         uniques = encoded.dictionary.to_numpy(zero_copy_only=False).astype(object)
         per_column.append(hash_array(uniques, categorize=False)[encoded.indices.to_numpy()])
