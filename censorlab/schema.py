@@ -495,23 +495,19 @@ register_table(
     )
 )
 
+_DIPLOMATIC = TABLES["diplomatic_events"]
 register_table(
     Table(
         name="gdelt_events",
         description="GDELT events between two countries with a diplomatic CAMEO code, in the "
         "diplomatic_events columns plus CAMEO code, Goldstein score, mentions and action place.",
-        columns=(
-            "event_id", "date", "date_precision", "earliest_date", "latest_date", "country_a",
-            "country_b", "kind", "title", "notes", "related_block_event_ids", "confidence",
-            "confidence_note", "source_urls", "source_file", "source_line", "cameo_code",
-            "goldstein_scale", "num_mentions", "action_country",
-        ),
-        primary_key=("event_id",),
-        required=("date", "date_precision", "earliest_date", "latest_date", "country_a",
-                  "country_b", "kind", "title", "confidence", "source_urls", "source_file",
-                  "source_line", "cameo_code"),
-        row_checks=(_bounds_ordered(""),),
-        sort_key=("date", "country_a", "country_b", "event_id"),
+        # the diplomatic_events contract plus GDELT's own fields, so the two tables concatenate
+        columns=(*_DIPLOMATIC.columns, "cameo_code", "goldstein_scale", "num_mentions",
+                 "action_country"),
+        primary_key=_DIPLOMATIC.primary_key,
+        required=(*_DIPLOMATIC.required, "cameo_code"),
+        row_checks=_DIPLOMATIC.row_checks,
+        sort_key=_DIPLOMATIC.sort_key,
     )
 )
 
