@@ -6,7 +6,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 # pip name -> conda-forge name, where they differ
-CONDA_NAMES = {"matplotlib": "matplotlib-base", "dask": "dask-core"}
+CONDA_NAMES = {"matplotlib": "matplotlib-base", "dask": "dask-core", "isal": "python-isal",
+               "duckdb": "python-duckdb"}
 CONDA_ONLY = {"python", "pip"}
 
 

@@ -4,15 +4,17 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from censorlab import simulate
 from censorlab.sources import ooni
-from censorlab.storage import content_hash, row_hashes
+from censorlab.storage import OrderedDigest
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ooni"
 
@@ -97,11 +99,38 @@ def test_accounting_per_file(fixture_build):
     assert result["errors"] == []
 
 
-def test_content_hash_is_the_core_hash_of_the_whole_table(fixture_build):
+def test_content_hash_is_recomputed_from_the_files(fixture_build, tmp_path):
     result, _, _ = fixture_build
-    table = ooni.read_dataset(Path(result["dataset_dir"]))
-    assert content_hash(table) == result["content_hash"]
-    assert (ooni.fast_row_hashes(table) == row_hashes(table)).all()
+    assert ooni.dataset_content_hash(result["dataset_dir"]) == result["content_hash"]
+    copy = tmp_path / "copy"
+    shutil.copytree(result["dataset_dir"], copy)
+    part = next(copy.glob("test_name=telegram/*/part-0000.parquet"))
+    table = pq.read_table(part)
+    changed = table.set_column(table.schema.get_field_index("verdict"), "verdict",
+                               pa.array(["ok"] * table.num_rows))
+    pq.write_table(changed.replace_schema_metadata(table.schema.metadata), part)
+    assert ooni.dataset_content_hash(copy) != result["content_hash"]
+
+
+def test_ordered_digest_ignores_chunking_but_not_values_or_order():
+    table = pa.table({"s": pa.array(["a", None, "bc", ""]), "n": pa.array([1, None, 3, 0]),
+                      "t": pa.array([0, 1, None, 3], pa.timestamp("us", tz="UTC"))})
+
+    def digest(*tables):
+        d = OrderedDigest(table.schema)
+        for t in tables:
+            d.update(t)
+        return d.hexdigest()
+
+    whole = digest(table)
+    assert digest(table.slice(0, 1), table.slice(1)) == whole
+    assert digest(pa.concat_tables([table.slice(0, 2), table.slice(2)])) == whole
+    assert digest(table.take([1, 0, 2, 3])) != whole
+    # a null and an empty string (or a zero) are different values
+    assert digest(table.set_column(0, "s", pa.array(["a", "", "bc", ""]))) != whole
+    assert digest(table.set_column(1, "n", pa.array([1, 0, 3, 0]))) != whole
+    # the value boundary is part of the content: "a","bc" is not "ab","c"
+    assert digest(table.set_column(0, "s", pa.array(["ab", None, "c", ""]))) != whole
 
 
 def test_fast_and_line_parsers_give_the_same_columns():
@@ -128,6 +157,14 @@ def test_dataset_layout_and_readers(fixture_build):
 
     ddf = dd.read_parquet(str(root), filters=[("measurement_month", "==", "2018-04")])
     assert len(ddf.compute()) == 3
+    import duckdb
+
+    query = (f"select test_name, count(*) from read_parquet('{root.as_posix()}/*/*/*.parquet', "
+             "hive_partitioning = true) where verdict = 'blocked' group by 1 order by 1")
+    blocked = dataset.to_table(filter=pc.field("verdict") == "blocked").to_pandas()
+    expected = sorted(blocked.groupby("test_name").size().items())
+    assert duckdb.connect().sql(query).fetchall() == expected
+    assert sum(n for _, n in expected) == 4
 
 
 def test_truncated_gzip_stops_only_that_file(tmp_path, catalog):
