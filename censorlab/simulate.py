@@ -434,8 +434,16 @@ def write_jsonl_gz(
     return len(lines)
 
 
-def write_stream_jsonl_gz(records: Iterable[dict], path: str | Path, compresslevel: int = 1) -> int:
+def write_stream_jsonl_gz(records: Iterable[dict], path: str | Path, compresslevel: int = 1,
+                          broken_line_every: int = 0) -> int:
     """Write many records to gzip JSONL without holding them in memory (for benchmarks).
+
+    Args:
+        records: Measurements (from :func:`simulate_measurements`).
+        path: Output file; parent directories are created.
+        compresslevel: gzip level (1: fast to write, as the benchmark needs).
+        broken_line_every: When > 0, every n-th line is cut in half (a broken line inside the
+            file, as left by a concatenation of interrupted uploads).
 
     Returns:
         The number of lines written.
@@ -446,8 +454,11 @@ def write_stream_jsonl_gz(records: Iterable[dict], path: str | Path, compresslev
     with gzip.open(path, "wb", compresslevel=compresslevel) as handle:
         buffer = []
         for record in records:
-            buffer.append(json.dumps(record, separators=(",", ":")))
+            text = json.dumps(record, separators=(",", ":"))
             count += 1
+            if broken_line_every and count % broken_line_every == 0:
+                text = text[: len(text) // 2]
+            buffer.append(text)
             if len(buffer) >= 10_000:
                 handle.write(("\n".join(buffer) + "\n").encode("utf-8"))
                 buffer = []

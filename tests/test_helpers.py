@@ -126,3 +126,25 @@ def test_content_hash_ignores_row_order_but_not_values():
     assert content_hash(to_arrow(frame, "rejects")) == content_hash(to_arrow(reordered, "rejects"))
     assert content_hash(to_arrow(frame, "rejects")) != content_hash(to_arrow(changed, "rejects"))
     assert isinstance(to_arrow(frame, "rejects"), pa.Table)
+
+
+def test_arrow_rejects_table_equals_the_pandas_path():
+    import random
+
+    from censorlab.rejects import make_rejects, rejects_table
+    from censorlab.storage import to_arrow
+
+    rng = random.Random(1)
+    records = [{"dataset": rng.choice(["ooni", "stop"]),
+                "source_file": rng.choice(["b.jsonl", "a.jsonl", "é.gz"]),
+                "source_line": rng.choice([None, 1, 2, 10, 3]),
+                "stage": rng.choice(["read", "clean", "dedup"]),
+                "reason_code": rng.choice(["withheld-probe", "type-error", "duplicate-row"]),
+                "detail": rng.choice(["x", "y", "ü", "Z"]),
+                "raw_text": rng.choice([None, "abc", "x" * 5000])} for _ in range(500)]
+    assert rejects_table(records).equals(to_arrow(make_rejects(records), "rejects"))
+    assert rejects_table([]).equals(to_arrow(make_rejects([]), "rejects"))
+    texts = set(rejects_table(records)["raw_text"].to_pylist())
+    assert texts == {None, "abc", "x" * 1980 + "...[5000 chars]"}
+    with pytest.raises(ValueError, match="unknown reject reason"):
+        rejects_table([dict(records[0], reason_code="made-up")])

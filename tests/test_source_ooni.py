@@ -266,3 +266,71 @@ def test_same_uid_with_two_start_times_keeps_the_key_unique(tmp_path, catalog):
     assert table["source_line"].to_pylist() == [1]
     rejects = ooni.read_rejects(Path(result["dataset_dir"])).to_pylist()
     assert [(r["source_line"], r["reason_code"]) for r in rejects] == [(2, "duplicate-row")]
+
+
+@pytest.mark.parametrize(("text", "valid"), [
+    ("2018-04-17 10:00:00", True), ("2016-02-29 23:59:59", True),
+    ("2017-02-30 10:00:00", False),  # Arrow's strptime would roll it to 2017-03-02
+    ("2018-04-17 10:00:60", False),  # ... and this one to 10:01:00
+    ("2018-04-17 24:00:00", False), ("2018-4-17 10:00:00", False),
+    ("2018-04-17T10:00:00", False), ("2018-04-17 10:00:00Z", False),
+    (" 2018-04-17 10:00:00", False), ("0000-01-01 00:00:00", False),
+    ("2100-01-01 00:00:00", False),
+])
+def test_start_times_are_exact_or_rejected(text, valid):
+    lines = [{"measurement_start_time": t, "probe_cc": "RU", "probe_asn": "AS1",
+              "report_id": "r", "test_name": "signal", "test_version": "0.2.1",
+              "test_keys": {"signal_backend_status": "ok"}}
+             for t in ("2018-04-17 09:00:00", text)]  # a valid line beside: both parse paths
+    block = "".join(json.dumps(line) + "\n" for line in lines).encode()
+    table, rejects = ooni.clean(ooni.parse_block(1, block, True, "f"),
+                                ooni.CleanContext("f", lambda host: None))
+    assert table.num_rows == 1 + valid
+    if valid:
+        written = table["measurement_start_time"][1].as_py().strftime(ooni.TIME_FORMAT)
+        assert written == text
+    else:
+        assert [(r["source_line"], r["reason_code"]) for r in rejects] == [(2, "type-error")]
+
+
+def test_same_uid_on_two_days_is_two_rows_even_when_days_are_deduplicated_together(
+        tmp_path, catalog):
+    record = json.loads((FIXTURES / "spec_examples.jsonl").read_text().splitlines()[0])
+    record["measurement_uid"] = "u1"
+    same_day = dict(record, measurement_start_time="2022-12-07 11:00:00")
+    next_day = dict(record, measurement_start_time="2022-12-08 10:51:55")
+    path = tmp_path / "x.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in (record, same_day, next_day)))
+    result = ooni.ingest([path], tmp_path / "out", service_catalog=catalog)
+    table = ooni.read_dataset(Path(result["dataset_dir"]))
+    assert table["source_line"].to_pylist() == [1, 3]  # both days in one dedup batch
+    rejects = ooni.read_rejects(Path(result["dataset_dir"])).to_pylist()
+    assert [(r["source_line"], r["reason_code"]) for r in rejects] == [(2, "duplicate-row")]
+
+
+def test_block_with_broken_lines_is_split_not_read_line_by_line():
+    good = [json.dumps({"measurement_start_time": f"2018-04-17 10:00:{i:02d}", "probe_cc": "RU",
+                        "probe_asn": "AS1", "report_id": f"r{i}", "test_name": "telegram",
+                        "test_version": "0.5.0", "test_keys": {"telegram_tcp_blocking": True}})
+            for i in range(40)]
+    lines = list(good)
+    lines[3] = lines[3][:20]                      # broken JSON
+    lines[17] = lines[17].replace("true", "1")    # 0/1 boolean: repaired by the line parser
+    lines[30] = "[1, 2]"                          # not an object
+    block = ("\n".join(lines) + "\n").encode()
+    raw = ooni.parse_block(1, block, True, "f")
+    slow = ooni._parse_block_python(block[:-1], 1, True, "f")
+    assert not raw.fast
+    assert raw.table.equals(slow.table)
+    assert raw.rows_read == slow.rows_read == 40
+    assert [(r["source_line"], r["reason_code"]) for r in raw.rejects] == [
+        (4, "truncated-line"), (31, "invalid-json")]
+    assert raw.rejects == slow.rejects
+    # more broken lines than MAX_SPLITS_PER_BLOCK, and a blank line: same result
+    many = [line[:10] if i % 4 == 0 else line for i, line in enumerate(good)]
+    many.insert(21, "")
+    block = ("\n".join(many) + "\n").encode()
+    raw = ooni.parse_block(1, block, True, "f")
+    slow = ooni._parse_block_python(block[:-1], 1, True, "f")
+    assert raw.table.equals(slow.table) and raw.rejects == slow.rejects
+    assert raw.raw_texts([41]) == [good[39]]
