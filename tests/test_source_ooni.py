@@ -334,3 +334,38 @@ def test_block_with_broken_lines_is_split_not_read_line_by_line():
     slow = ooni._parse_block_python(block[:-1], 1, True, "f")
     assert raw.table.equals(slow.table) and raw.rejects == slow.rejects
     assert raw.raw_texts([41]) == [good[39]]
+
+
+def test_stopping_early_stops_the_gunzip_thread_and_closes_the_file(tmp_path):
+    import threading
+
+    records = simulate.simulate_measurements(
+        [simulate.BlockScenario("RU", "telegram", date(2018, 4, 1), date(2018, 4, 30),
+                                measurements_per_day=200)], seed=3)
+    path = tmp_path / "big.jsonl.gz"
+    simulate.write_jsonl_gz(records, path)
+    blocks = ooni._prefetch(ooni._iter_indexed_blocks(path, 4096), depth=1)
+    next(blocks)
+    blocks.close()  # what happens when a downstream step raises
+    assert not [t for t in threading.enumerate() if t.name == "censorlab-gunzip"]
+
+
+def test_rejects_are_streamed_sorted_and_hashed_as_a_whole_table(fixture_build):
+    from censorlab.rejects import sort_rejects
+    from censorlab.storage import content_hash
+
+    result, _, _ = fixture_build
+    rejects = ooni.read_rejects(Path(result["dataset_dir"]))
+    assert rejects.equals(sort_rejects(rejects))
+    assert content_hash(rejects) == result["rejects"]["content_hash"]
+    assert rejects.num_rows == result["rejects"]["rows"] == 7
+
+
+def test_rejects_merge_the_same_in_small_pieces(tmp_path, catalog, monkeypatch, fixture_build):
+    result, _, _ = fixture_build
+    monkeypatch.setattr(ooni, "REJECTS_FLUSH_ROWS", 2)  # stage 1 writes rejects 2 by 2
+    small = ooni.ingest([FIXTURES / "spec_examples.jsonl", FIXTURES / "messy.jsonl.gz"],
+                        tmp_path, service_catalog=catalog, workers=1, block_bytes=300)
+    assert ooni.read_rejects(Path(small["dataset_dir"])).equals(
+        ooni.read_rejects(Path(result["dataset_dir"])))
+    assert small["rejects"]["content_hash"] == result["rejects"]["content_hash"]
