@@ -38,6 +38,16 @@ def _cmd_build(args: argparse.Namespace) -> int:
 def _cmd_validate(args: argparse.Namespace) -> int:
     from censorlab.pipeline import validate
 
+    if args.dataset:
+        from censorlab.sources.ooni import verify_dataset
+
+        problems = verify_dataset(args.dataset)
+        for problem in problems:
+            print(f"INVALID: {problem}", file=sys.stderr)
+        if problems:
+            return EXIT_INVALID
+        print("valid: the dataset's rows, partitions and content hashes match its manifest")
+        return EXIT_OK
     try:
         validate(args.out)
     except ValidationError as exc:
@@ -142,6 +152,8 @@ def make_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="re-check outputs against schemas and the manifest")
     p.add_argument("--out", help="output directory (default data/processed)")
+    p.add_argument("--dataset", help="instead, an ingested ooni_measurements directory: "
+                   "recompute its content hashes and row counts")
     p.set_defaults(func=_cmd_validate)
 
     p = sub.add_parser("sources", help="list every source with its provenance")

@@ -99,17 +99,28 @@ def test_accounting_per_file(fixture_build):
     assert result["errors"] == []
 
 
-def test_content_hash_is_recomputed_from_the_files(fixture_build, tmp_path):
+def test_content_hash_is_recomputed_from_the_files(fixture_build, tmp_path, capsys):
+    from censorlab.cli import EXIT_INVALID, EXIT_OK, main
+
     result, _, _ = fixture_build
     assert ooni.dataset_content_hash(result["dataset_dir"]) == result["content_hash"]
-    copy = tmp_path / "copy"
+    copy = tmp_path / "ooni_measurements"
     shutil.copytree(result["dataset_dir"], copy)
+    shutil.copy(Path(result["dataset_dir"]).with_name("ooni_measurements_rejects.parquet"),
+                tmp_path)
+    assert ooni.verify_dataset(copy) == []
+    assert main(["validate", "--dataset", str(copy)]) == EXIT_OK
     part = next(copy.glob("test_name=telegram/*/part-0000.parquet"))
     table = pq.read_table(part)
     changed = table.set_column(table.schema.get_field_index("verdict"), "verdict",
                                pa.array(["ok"] * table.num_rows))
     pq.write_table(changed.replace_schema_metadata(table.schema.metadata), part)
     assert ooni.dataset_content_hash(copy) != result["content_hash"]
+    problems = ooni.verify_dataset(copy)
+    assert len(problems) == 1 and "content hash" in problems[0]
+    pq.write_table(changed.slice(1), part)  # and a row lost
+    assert main(["validate", "--dataset", str(copy)]) == EXIT_INVALID
+    assert "rows != manifest" in capsys.readouterr().err
 
 
 def test_ordered_digest_ignores_chunking_but_not_values_or_order():

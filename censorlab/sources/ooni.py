@@ -1555,6 +1555,45 @@ def dataset_content_hash(dataset_dir: str | Path) -> str:
     return _combine_partition_digests(partitions)
 
 
+def verify_dataset(dataset_dir: str | Path) -> list[str]:
+    """Check an ingested dataset against its manifest; return the problems (empty: valid).
+
+    Recomputes the content hash from the Parquet files (:func:`dataset_content_hash`), the
+    rows of every partition and the rejects' hash, so a copied or archived dataset can be
+    checked before it is analysed.
+    """
+    from censorlab.storage import content_hash
+
+    dataset_dir = Path(dataset_dir)
+    try:
+        manifest = read_manifest(dataset_dir)
+    except (OSError, ValueError) as exc:
+        return [f"{dataset_dir}: no readable {_MANIFEST_NAME}: {exc}"]
+    problems = []
+    try:
+        actual = dataset_content_hash(dataset_dir)
+    except (OSError, pa.ArrowException) as exc:
+        return [f"{dataset_dir}: a Parquet file cannot be read: {exc}"]
+    if actual != manifest["content_hash"]:
+        problems.append(f"{dataset_dir}: content hash {actual} != manifest "
+                        f"{manifest['content_hash']}")
+    for partition in manifest["partitions"]:
+        folder = (dataset_dir / f"test_name={partition['test_name']}"
+                  / f"measurement_month={partition['measurement_month']}")
+        rows = sum(pq.ParquetFile(p).metadata.num_rows for p in folder.glob("part-*.parquet"))
+        if rows != partition["rows"]:
+            problems.append(f"{folder}: {rows} rows != manifest {partition['rows']}")
+    try:
+        rejects_hash = content_hash(read_rejects(dataset_dir))
+    except (OSError, pa.ArrowException) as exc:
+        problems.append(f"{dataset_dir}: rejects cannot be read: {exc}")
+    else:
+        if rejects_hash != manifest["rejects"]["content_hash"]:
+            problems.append(f"{dataset_dir}: rejects hash {rejects_hash} != manifest "
+                            f"{manifest['rejects']['content_hash']}")
+    return problems
+
+
 def output_schema(with_partitions: bool = True) -> pa.Schema:
     """Return the Arrow schema of ooni_measurements (files omit the hive partition columns)."""
     from censorlab.schema import arrow_schema
