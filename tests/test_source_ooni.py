@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from censorlab import simulate
+from censorlab import lineblocks, simulate
 from censorlab.sources import ooni
 from censorlab.storage import OrderedDigest
 
@@ -355,7 +355,7 @@ def test_stopping_early_stops_the_gunzip_thread_and_closes_the_file(tmp_path):
                                 measurements_per_day=200)], seed=3)
     path = tmp_path / "big.jsonl.gz"
     simulate.write_jsonl_gz(records, path)
-    blocks = ooni._prefetch(ooni._iter_indexed_blocks(path, 4096), depth=1)
+    blocks = lineblocks.prefetch(lineblocks.iter_indexed_blocks(path, 4096), depth=1)
     next(blocks)
     blocks.close()  # what happens when a downstream step raises
     assert not [t for t in threading.enumerate() if t.name == "censorlab-gunzip"]
