@@ -380,3 +380,32 @@ def test_rejects_merge_the_same_in_small_pieces(tmp_path, catalog, monkeypatch, 
     assert ooni.read_rejects(Path(small["dataset_dir"])).equals(
         ooni.read_rejects(Path(result["dataset_dir"])))
     assert small["rejects"]["content_hash"] == result["rejects"]["content_hash"]
+
+
+def test_progress_counts_rows_while_a_single_file_is_read(tmp_path, catalog, monkeypatch):
+    class Bar:
+        def __init__(self):
+            self.postfix, self.updates = [], 0
+
+        def set_postfix(self, **values):
+            self.postfix.append(values)
+
+        def update(self, n):
+            self.updates += n
+
+        def close(self):
+            pass
+
+    bars = []
+    monkeypatch.setattr(ooni, "_progress", lambda *a: bars.append(Bar()) or bars[-1])
+    monkeypatch.setattr(ooni._RowsProgress, "REDRAW_SECONDS", 0.0)
+    records = simulate.simulate_measurements(
+        [simulate.BlockScenario("RU", "telegram", date(2018, 4, 1), date(2018, 4, 30),
+                                measurements_per_day=100)], seed=3)
+    simulate.write_jsonl_gz(records, tmp_path / "one.jsonl.gz")
+    ooni.ingest([tmp_path / "one.jsonl.gz"], tmp_path / "out", service_catalog=catalog,
+                workers=2, block_bytes=20_000)
+    files_bar = bars[0]
+    assert files_bar.updates == 1
+    counts = [p["rows"] for p in files_bar.postfix]
+    assert len(counts) > 1 and counts == sorted(counts)  # rows counted before the file ended

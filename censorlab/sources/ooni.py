@@ -87,6 +87,7 @@ import logging
 import os
 import re
 import shutil
+import threading
 import time
 import uuid
 from collections import Counter
@@ -265,7 +266,7 @@ class RawBlocks:
 
     @property
     def slow_blocks(self) -> int:
-        """How many blocks pyarrow refused (read line by line instead)."""
+        """How many blocks held lines pyarrow refused (those lines were read one by one)."""
         return sum(not b.fast for b in self.blocks)
 
     def raw_texts(self, lines: Sequence[int]) -> list[str]:
@@ -1048,7 +1049,8 @@ def _spool_key(code: int) -> tuple[str, str]:
 
 def spool_file(path: str, source_file: str, spool_dir: str, file_key: str,
                service_for_host: Callable[[str], str | None],
-               block_bytes: int = BLOCK_BYTES, threads: int = 1) -> dict:
+               block_bytes: int = BLOCK_BYTES, threads: int = 1,
+               on_rows: Callable[[int], None] | None = None) -> dict:
     """Stage 1 for one raw file: read, clean and spool its rows; return its counts.
 
     One helper thread gunzips ahead; ``threads`` threads parse and clean blocks in parallel
@@ -1085,6 +1087,8 @@ def spool_file(path: str, source_file: str, spool_dir: str, file_key: str,
                 buffers.give(block.body)
             rows_read += raw.rows_read
             slow_blocks += raw.slow_blocks
+            if on_rows is not None:
+                on_rows(raw.rows_read)
             rows_clean += sum(part.num_rows for _, part in parts)
             rejects.write(block_rejects)
             reasons.update(r["reason_code"] for r in block_rejects)
@@ -1475,6 +1479,33 @@ def load_service_catalog(raw_dir: Path | None = None):
     return reference_context(raw_dir).services
 
 
+class _RowsProgress:
+    """Rows read so far and their rate, shown on the files bar while a file is being read.
+
+    Files run on several threads, so adding is locked; the bar is redrawn at most every
+    REDRAW_SECONDS.
+    """
+
+    REDRAW_SECONDS = 0.5
+
+    def __init__(self, bar, started: float):
+        self.bar = bar
+        self.started = started
+        self.rows = 0
+        self._shown = 0.0
+        self._lock = threading.Lock()
+
+    def add(self, rows: int, force: bool = False) -> None:
+        """Count ``rows`` more rows read."""
+        with self._lock:
+            self.rows += rows
+            now = time.perf_counter()
+            if force or now - self._shown >= self.REDRAW_SECONDS:
+                self._shown = now
+                rate = int(self.rows / max(now - self.started, 1e-9))
+                self.bar.set_postfix(rows=self.rows, rows_per_s=rate)
+
+
 def _progress(desc: str, total: int, unit: str):
     from censorlab.progress import progress_bar
 
@@ -1537,18 +1568,19 @@ def ingest(
     try:
         with logging_to_progress(), engine_session(engine, scheduler, workers) as scheduler:
             bar = _progress("ooni files", len(files), "file")
-            rows_seen = [0]
+            rows = _RowsProgress(bar, started)
+            in_process = engine == "pandas"  # a callback cannot travel to Dask workers
 
             def advance(summary: dict) -> None:
-                rows_seen[0] += summary.get("rows_read", 0)
-                elapsed = max(time.perf_counter() - started, 1e-9)
-                bar.set_postfix(rows=rows_seen[0], rows_per_s=int(rows_seen[0] / elapsed))
+                if not in_process:
+                    rows.add(summary.get("rows_read", 0), force=True)
                 bar.update(1)
 
             # fewer files than workers: the spare workers parse blocks of the same file
             threads = max(1, (workers or default_workers()) // len(files))
             items = [(str(p), name, str(spool), f"{i:06d}", service_for_host, block_bytes,
-                      threads) for i, (p, name) in enumerate(files)]
+                      threads, rows.add if in_process else None)
+                     for i, (p, name) in enumerate(files)]
             summaries = run_per_item(spool_file, items, engine=engine, scheduler=scheduler,
                                      workers=workers, progress=advance)
             bar.close()
