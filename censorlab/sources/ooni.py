@@ -1077,7 +1077,8 @@ def spool_file(path: str, source_file: str, spool_dir: str, file_key: str,
         table, block_rejects = clean(raw, context)
         return raw, list(_split_by_day(table)), block_rejects
 
-    buffers = BlockBuffers(block_bytes)
+    # blocks alive at once: batches in flight and being gathered, prefetched, being read
+    buffers = BlockBuffers(block_bytes, keep=CLEAN_BATCH_BLOCKS * (threads + 2) + threads + 2)
     blocks = prefetch(iter_indexed_blocks(path_obj, block_bytes, digest, buffers),
                        depth=threads + 1)
     try:
