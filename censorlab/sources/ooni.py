@@ -142,6 +142,7 @@ SIGNAL_UNRELIABLE_FROM = "2022-10-20 00:00:00"  # "after 2022-10-19" (ts-029)
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 CLEAN_BATCH_BLOCKS = 4  # blocks cleaned together: the unit of parallel work (see RawBlocks)
+MAX_SPLITS_PER_BLOCK = 8  # broken lines split out of a block before the rest goes line by line
 SPOOL_RUN_BYTES = 64 << 20  # clean rows buffered per raw file before a spool run is written
 MAX_ROWS_PER_PART = 4_000_000  # a partition's Parquet is split in parts beyond this
 ROW_GROUP_ROWS = 131_072  # days are buffered up to this many rows, then hashed and written
@@ -202,16 +203,18 @@ class RawBlock:
     Attributes:
         table: ``RAW_SCHEMA`` columns plus ``source_line``, one row per parsed JSON object.
         rejects: Reject dicts for lines that are not JSON objects or hold wrongly typed keys.
-        body: The block's bytes (the final newline may be kept), to quote raw text in rejects.
+        body: The block's bytes (the final newline may be kept), to quote raw text in rejects;
+            a memoryview of a pooled buffer while the file is read (see lineblocks).
         first_line: 1-based line number of the block's first line.
         rows_read: Non-blank lines in the block (parsed + rejected here).
-        fast: Whether pyarrow parsed the block (False: the per-line fallback did).
+        fast: Whether pyarrow parsed the whole block (False: some or all of its lines were
+            read by the per-line parser).
         newline_offsets: Byte offsets of the newlines in ``body`` (None: found when needed).
     """
 
     table: pa.Table
     rejects: list[dict]
-    body: bytes | bytearray
+    body: bytes | bytearray | memoryview
     first_line: int
     rows_read: int
     fast: bool = True
@@ -287,9 +290,9 @@ def parse_block(first_line: int, block: bytes | bytearray, ends_with_newline: bo
     Both paths give the same columns for the same valid line (tests compare them); only the
     per-line path can reject single lines. When pyarrow refuses the block it names the row it
     stopped at; the lines before it are parsed by pyarrow, that one line by the per-line
-    parser, and the rest of the block is tried again -- so a broken line costs about one extra
-    parse of the block (in C, without the GIL) instead of reading 2,000 lines in Python (3.5x
-    the time, measured here). After MAX_SPLITS_PER_BLOCK such lines, or when pyarrow names no
+    parser, and the rest of the block is tried again -- so a broken line costs at most one
+    extra parse of the block (in C, without the GIL) instead of reading 2,000 lines in Python
+    (3.6x the time, measured here). After MAX_SPLITS_PER_BLOCK such lines, or when pyarrow names no
     row (a blank line, an encoding error), the rest of the block is read line by line.
 
     Args:
@@ -349,7 +352,6 @@ def parse_block(first_line: int, block: bytes | bytearray, ends_with_newline: bo
     return _join_pieces(pieces, block, first_line, newline_offsets)
 
 
-MAX_SPLITS_PER_BLOCK = 8  # broken lines handled by splitting before the rest goes line by line
 _ERROR_ROW = re.compile(r" in row (\d+)$")
 
 
@@ -381,12 +383,6 @@ class ParseHint:
 
 
 _BOOLEAN_BLOCKING = "/test_keys/blocking) changed from string to boolean"
-
-
-def _parse_block_arrow(block: bytes, n_lines: int, first_line: int,
-                       hint: ParseHint | None = None) -> pa.Table | None:
-    """Parse a block with pyarrow's JSON reader; None when it refuses the block."""
-    return _try_arrow(block, n_lines, first_line, hint)[0]
 
 
 def _try_arrow(block: bytes | bytearray, n_lines: int, first_line: int,
@@ -1390,14 +1386,12 @@ def finalize_partition(spool_dir: str, out_dir: str, test: str, month: str,
     rejects: list[dict] = []
     digest = OrderedDigest(file_schema)
     state = {"rows_out": 0, "part": 0, "rows_in_part": 0, "writer": None}
-    buffer: list[pa.Table] = []
 
-    def flush() -> None:
-        """Hash and write the buffered days as one row group (few, large Arrow calls)."""
-        if not buffer:
-            return
-        table = pa.concat_tables(buffer).select(file_schema.names).cast(file_schema)
-        buffer.clear()
+    def write_days(days: list[pa.Table]) -> None:
+        """Deduplicate days, then hash and write them as row groups (few, large Arrow calls)."""
+        table, batch_rejects = _drop_duplicates(pa.concat_tables(days), test)
+        rejects.extend(batch_rejects)
+        table = table.select(file_schema.names).cast(file_schema)
         digest.update(table)
         if state["writer"] is not None and (state["rows_in_part"] + table.num_rows
                                             > MAX_ROWS_PER_PART):
@@ -1417,16 +1411,10 @@ def finalize_partition(spool_dir: str, out_dir: str, test: str, month: str,
         days.append(_read_spool_day(spool, list(day_pieces)))
         buffered += days[-1].num_rows
         if buffered >= ROW_GROUP_ROWS:
-            table, batch_rejects = _drop_duplicates(pa.concat_tables(days), test)
-            rejects.extend(batch_rejects)
-            buffer.append(table.select(file_schema.names))
-            flush()
+            write_days(days)
             days, buffered = [], 0
     if days:
-        table, batch_rejects = _drop_duplicates(pa.concat_tables(days), test)
-        rejects.extend(batch_rejects)
-        buffer.append(table.select(file_schema.names))
-    flush()
+        write_days(days)
     if state["writer"] is not None:
         state["writer"].close()
     rows_out, part = state["rows_out"], state["part"]
