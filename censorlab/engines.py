@@ -140,13 +140,8 @@ def engine_session(engine: str, scheduler: str | None = None, workers: int | Non
     if engine != "dask" or scheduler:
         yield scheduler
         return
-    from distributed import LocalCluster
 
-    workers = workers or default_workers()
-    with LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=":0",
-                      processes=True) as cluster:
-        logger.info("dask: LocalCluster with %d workers for this job (dashboard %s)", workers,
-                    cluster.dashboard_link)
+    with _local_cluster(workers) as cluster:
         yield cluster.scheduler_address
 
 
@@ -157,7 +152,7 @@ def dask_client(scheduler: str | None = None, workers: int | None = None):
     The LocalCluster has ``workers`` single-threaded worker processes and a dashboard on a random
     port, and is closed on exit; a client to an external scheduler leaves the cluster running.
     """
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     if scheduler:
         client = Client(scheduler)
@@ -167,14 +162,21 @@ def dask_client(scheduler: str | None = None, workers: int | None = None):
         finally:
             client.close()
         return
+    with _local_cluster(workers) as cluster:
+        client = Client(cluster)
+        try:
+            yield client
+        finally:
+            client.close()
+
+
+def _local_cluster(workers: int | None):
+    """Return the LocalCluster both helpers start: single-threaded worker processes."""
+    from distributed import LocalCluster
+
     workers = workers or default_workers()
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=":0",
                            processes=True)
-    client = Client(cluster)
     logger.info("dask: LocalCluster with %d workers (dashboard %s)", workers,
-                client.dashboard_link)
-    try:
-        yield client
-    finally:
-        client.close()
-        cluster.close()
+                cluster.dashboard_link)
+    return cluster

@@ -34,9 +34,7 @@ def make_rejects(records: Iterable[Mapping[str, object]]) -> pd.DataFrame:
         ValueError: A record uses a reason code outside the vocabulary, which is a bug.
     """
     frame = pd.DataFrame(list(records), columns=REJECT_COLUMNS)
-    bad = set(frame["reason_code"].dropna()) - set(REASON_CODES)
-    if bad:
-        raise ValueError(f"unknown reject reason codes: {sorted(bad)}")
+    _check_reason_codes(frame["reason_code"].dropna())
     frame["raw_text"] = frame["raw_text"].map(shorten)
     return frame.astype({"source_line": "Int64"})
 
@@ -54,9 +52,7 @@ def rejects_table(records: Iterable[Mapping[str, object]]) -> pa.Table:
     from censorlab.schema import arrow_schema
 
     records = list(records)
-    bad = {r.get("reason_code") for r in records} - set(REASON_CODES) - {None}
-    if bad:
-        raise ValueError(f"unknown reject reason codes: {sorted(bad)}")
+    _check_reason_codes(r.get("reason_code") for r in records if r.get("reason_code"))
     columns = {name: [r.get(name) for r in records] for name in REJECT_COLUMNS}
     columns["raw_text"] = [shorten(text) for text in columns["raw_text"]]
     return sort_rejects(pa.table(columns, schema=arrow_schema("rejects")))
@@ -73,6 +69,12 @@ def sort_rejects(table: pa.Table) -> pa.Table:
         order = pc.sort_indices(table, sort_keys=[(k, "ascending") for k in keys],
                                 null_placement="at_start")
     return table.take(order)
+
+
+def _check_reason_codes(codes: Iterable[str]) -> None:
+    bad = set(codes) - set(REASON_CODES)
+    if bad:
+        raise ValueError(f"unknown reject reason codes: {sorted(bad)}")
 
 
 def empty_rejects() -> pd.DataFrame:

@@ -1024,8 +1024,8 @@ def _split_by_day(table: pa.Table) -> Iterator[tuple[tuple[str, str], pa.Table]]
     """
     if table.num_rows == 0:
         return
-    days = table["measurement_start_time"].cast(pa.int64()).to_numpy() // _MICROSECONDS_PER_DAY
-    codes = days * len(TESTS) + pc.index_in(table["test_name"], pa.array(TESTS)).to_numpy()
+    tests = pc.index_in(table["test_name"], pa.array(TESTS)).to_numpy()
+    codes = _utc_days(table) * len(TESTS) + tests
     if codes.min() == codes.max():
         yield _spool_key(int(codes[0])), table
         return
@@ -1036,6 +1036,11 @@ def _split_by_day(table: pa.Table) -> Iterator[tuple[tuple[str, str], pa.Table]]
     ordered = table.take(pa.array(order))
     for start, end in zip(starts, ends, strict=True):
         yield _spool_key(int(sorted_codes[start])), ordered.slice(start, end - start)
+
+
+def _utc_days(table: pa.Table) -> np.ndarray:
+    """Return each row's UTC day of measurement_start_time, as days since 1970."""
+    return table["measurement_start_time"].cast(pa.int64()).to_numpy() // _MICROSECONDS_PER_DAY
 
 
 def _spool_key(code: int) -> tuple[str, str]:
@@ -1228,9 +1233,7 @@ def _drop_duplicates(table: pa.Table, test: str) -> tuple[pa.Table, list[dict]]:
 
 def _drop_duplicates_by_day_and_uid(table: pa.Table) -> tuple[pa.Table, list[dict]]:
     """The rare path of :func:`_drop_duplicates`: a uid seen with several start times."""
-    day = pa.array(table["measurement_start_time"].cast(pa.int64()).to_numpy()
-                   // _MICROSECONDS_PER_DAY)
-    table = table.append_column("_day", day)
+    table = table.append_column("_day", pa.array(_utc_days(table)))
     table = table.sort_by([("_day", "ascending"), *_OUTPUT_ORDER[1:]])
     uid = table["measurement_uid"].combine_chunks()
     dup = _repeats_previous(uid) & _repeats_previous(table["_day"].combine_chunks())
