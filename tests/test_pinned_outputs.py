@@ -22,9 +22,9 @@ import pyarrow.parquet as pq
 import pytest
 
 import censorlab
-from censorlab.ingest import ingest, reference_context
-from censorlab.sources import ooni
-from censorlab.storage import content_hash
+from censorlab.core.storage import content_hash
+from censorlab.run.publish import read_published_manifest
+from censorlab.sources.ooni.dataset import dataset_content_hash
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PINNED_RAW = FIXTURES / "pinned_raw"
@@ -77,16 +77,14 @@ def pinned_raw(tmp_path_factory):
 
 
 def output_hashes(out: Path) -> dict[str, str]:
-    """Content hash of every table in an output directory, recomputed from its files."""
+    """Content hash of every table of a published output, recomputed from its files."""
+    generation, manifest = read_published_manifest(out)
     hashes = {}
-    for path in sorted(out.iterdir()):
-        if path.name.startswith("."):
-            continue
-        if path.is_dir():
-            hashes[path.name] = ooni.dataset_content_hash(path)
-        elif path.suffix == ".parquet":
-            name = "rejects" if path.stem.endswith("rejects") else path.stem
-            hashes[name] = content_hash(pq.read_table(path).replace_schema_metadata(None))
+    for name, info in manifest["tables"].items():
+        path = generation / info["path"]
+        hashes[name] = (dataset_content_hash(path) if info["layout"] == "partitioned" else
+                        content_hash(pq.read_table(path).replace_schema_metadata(None)))
+    assert hashes == {name: info["content_hash"] for name, info in manifest["tables"].items()}
     return hashes
 
 
@@ -99,11 +97,5 @@ def test_curated_build_keeps_every_content_hash(pinned_raw, tmp_path):
 @pytest.mark.parametrize("kind", sorted(INGESTS))
 def test_ingest_fixture_keeps_every_content_hash(kind, pinned_raw, tmp_path):
     files = [FIXTURES / name for name in INGEST_FILES[kind]]
-    out = tmp_path / "out"
-    if kind in ("ooni", "ooni-aggregate"):
-        module = ooni if kind == "ooni" else __import__(
-            "censorlab.sources.ooni_aggregate", fromlist=["ingest"])
-        module.ingest(files, out, context=reference_context(pinned_raw), workers=1)
-    else:
-        ingest(kind, files, out, raw_dir=pinned_raw)
-    assert output_hashes(out) == INGESTS[kind]
+    censorlab.ingest(kind, files, tmp_path / "out", raw_dir=pinned_raw, workers=1)
+    assert output_hashes(tmp_path / "out") == INGESTS[kind]
