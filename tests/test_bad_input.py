@@ -27,7 +27,7 @@ from conftest import (
 
 import censorlab
 from censorlab.errors import RawFileError
-from censorlab.rawcsv import read_delimited
+from censorlab.reading.delimited import read_delimited
 from censorlab.sources import block_events
 
 CURATED_FILES = ("services.csv", "block_events.csv", "mau.csv", "diplomatic_events.csv")

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-
 from censorlab.ingest import INGEST_KINDS, ingest_modules
 from censorlab.provenance import Provenance
+
 from censorlab.schema import FIELDS, TABLES
 from censorlab.sources import curated_modules
 

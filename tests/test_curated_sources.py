@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from censorlab.pipeline import _load_country_resolver
 from censorlab.provenance import BuildContext
-from censorlab.services import ServiceCatalog
+
+from censorlab.reference.services import ServiceCatalog
 from censorlab.sources import block_events, diplomatic_events, mau, services
 
 REPO_RAW = Path(__file__).resolve().parents[1] / "data" / "raw"

@@ -3,8 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from censorlab import engines, simulate
+from censorlab.run import engines
 from censorlab.sources import ooni
+from censorlab.sources.ooni import simulate
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ooni"
 

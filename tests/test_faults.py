@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 import censorlab
-from censorlab import storage
 from censorlab.cli import EXIT_ERROR, EXIT_INVALID, EXIT_OK, main
+from censorlab.core import storage
 from censorlab.errors import ChecksumMismatchError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,7 +47,7 @@ def test_sigkill_during_a_write_leaves_previous_outputs_whole(previous_build, tm
         import sys, time
         from pathlib import Path
         import pyarrow.parquet as pq
-        from censorlab import storage
+        from censorlab.core import storage
         real = pq.write_table
         def slow_write(table, where, **kwargs):
             real(table.slice(0, max(table.num_rows // 2, 0)), where, **kwargs)  # half written
@@ -162,7 +162,7 @@ def test_edited_raw_file_stops_the_build_with_both_hashes(full_raw_dir, tmp_path
 
 
 def storage_hash(path: Path) -> str:
-    from censorlab.checksums import file_sha256
+    from censorlab.core.checksums import file_sha256
 
     return file_sha256(path)
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from censorlab import fetch
 from censorlab.sources import ooni
+from censorlab.sources.ooni import fetch
 
 SPEC = Path(__file__).parent / "fixtures" / "ooni" / "spec_examples.jsonl"
 

@@ -39,7 +39,7 @@ CURATED = {
 
 INGEST_FILES = {
     "ooni": ["ooni/spec_examples.jsonl", "ooni/messy.jsonl.gz"],
-    "ooni-aggregate": ["ooni/aggregate.csv"],
+    "ooni-aggregate": ["ooni_aggregate/aggregate.csv"],
     "stop": ["stop/stop_recent.csv", "stop/stop_2019.csv"],
     "gdelt": ["gdelt/20240121.export.CSV", "gdelt/20240122000000.export.CSV.zip"],
     "rkn": ["rkn/dump.csv"],

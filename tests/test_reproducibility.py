@@ -9,14 +9,14 @@ import json
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from censorlab.pipeline import CURATED_TABLES, raw_file_names
 
 import censorlab
-from censorlab.checksums import file_sha256
 from censorlab.cli import EXIT_INVALID, EXIT_OK, main
+from censorlab.core.checksums import file_sha256
+from censorlab.core.storage import METADATA_KEY, content_hash, read_provenance
 from censorlab.errors import ValidationError
-from censorlab.pipeline import CURATED_TABLES, raw_file_names
 from censorlab.schema import SCHEMA_VERSION
-from censorlab.storage import METADATA_KEY, content_hash, read_provenance
 
 
 def test_two_builds_give_identical_hashes_and_bytes(built_dir, tmp_path):

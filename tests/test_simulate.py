@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from censorlab import simulate
+from censorlab.sources.ooni import simulate
 
 
 def _scenario(**kw):

@@ -16,23 +16,24 @@ Layout of one line (trimmed)::
 The subpackage, in the order a line goes through it:
 
 * ``formats``: the tests, the keys read, the Arrow shapes (derived from ``schema.py``);
-* ``read``: bytes -> blocks of lines -> raw columns (quirks of lines: cut, not JSON, 0/1);
-* ``clean``: raw columns -> rows or rejects (withheld probes, impossible times, uids, services);
+* ``parse``: bytes -> blocks of lines -> raw columns (quirks of lines: cut, not JSON, 0/1);
+* ``cleaning``: raw columns -> rows or rejects (withheld probes, impossible times, uids,
+  services);
 * ``verdicts``: what the test keys say, one rule per test -- the file a reviewer reads;
 * ``reliability``: data known to be unreliable, whatever its keys say;
 * ``spool``: stage 1, per raw file: parse, clean and spool rows by (test, UTC day);
 * ``dataset``: stage 2, per (test, month): dedup, sort, write partitions, the ordered hash;
-* ``write``: both stages on the run's engine, the rejects merged, each file's proof;
+* ``writer``: both stages on the run's engine, the rejects merged, each file's proof;
 * ``fetch`` and ``simulate``: download from OONI's API, and synthetic lines in the real format.
 
 How the ingest scales: see ``docs/scaling.md``.
 """
 
 from censorlab.core.provenance import Provenance
-from censorlab.sources.ooni.clean import clean
+from censorlab.sources.ooni.cleaning import clean
 from censorlab.sources.ooni.formats import FILE_SUFFIXES, TABLE
-from censorlab.sources.ooni.read import read
-from censorlab.sources.ooni.write import write
+from censorlab.sources.ooni.parse import read
+from censorlab.sources.ooni.writer import write
 
 PROVENANCE = Provenance(
     name="ooni",

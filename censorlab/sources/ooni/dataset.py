@@ -31,7 +31,7 @@ from censorlab.core.rejects import rejects_table
 from censorlab.core.storage import OrderedDigest, schema_signature
 from censorlab.schema import SCHEMA_VERSION, arrow_schema
 from censorlab.sources.ooni.formats import OUTPUT_COLUMNS, PARTITION_COLUMNS, SPOOL_SCHEMA, TABLE
-from censorlab.sources.ooni.read import reject_record
+from censorlab.sources.ooni.parse import reject_record
 from censorlab.sources.ooni.spool import RUNS_DIR, utc_days
 
 MAX_ROWS_PER_PART = 4_000_000  # a partition's Parquet is split in parts beyond this

@@ -35,9 +35,9 @@ from censorlab.reading.lineblocks import (
     prefetch,
 )
 from censorlab.reference import Context
-from censorlab.sources.ooni.clean import clean
+from censorlab.sources.ooni.cleaning import clean
 from censorlab.sources.ooni.formats import DATASET, SPOOL_SCHEMA, TESTS
-from censorlab.sources.ooni.read import CLEAN_BATCH_BLOCKS, ParseHint, RawBlocks, parse_block
+from censorlab.sources.ooni.parse import CLEAN_BATCH_BLOCKS, ParseHint, RawBlocks, parse_block
 
 logger = logging.getLogger(__name__)
 
@@ -206,7 +206,7 @@ class _RejectsWriter:
     """One raw file's rejects, written to Parquet as they come (bounded memory).
 
     Each batch's rejects come sorted from ``finish``; batches come in file order, so the file
-    is sorted by source_line, which ``write.merge_rejects`` relies on.
+    is sorted by source_line, which ``writer.merge_rejects`` relies on.
     """
 
     def __init__(self, path: Path, flush_rows: int | None = None):

@@ -40,7 +40,7 @@ from censorlab.sources.ooni.formats import (
     TESTS,
     TIME_FORMAT,
 )
-from censorlab.sources.ooni.read import RawBlock, RawBlocks, reject_record
+from censorlab.sources.ooni.parse import RawBlock, RawBlocks, reject_record
 from censorlab.sources.ooni.reliability import apply_reliability_rules
 from censorlab.sources.ooni.verdicts import WEB_BLOCKING_VALUES, assign_verdicts, test_key
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import logging
 import threading
 import time
@@ -28,13 +29,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from censorlab import __version__
 from censorlab.core.accounting import FileAccounting
 from censorlab.core.progress import progress_bar
 from censorlab.core.rejects import rejects_table, sort_rejects
-from censorlab.core.storage import TableWrite, row_hashes, schema_signature
+from censorlab.core.storage import METADATA_KEY, TableWrite, row_hashes, schema_signature
 from censorlab.reading.lineblocks import BLOCK_BYTES
 from censorlab.reference import Context
-from censorlab.schema import arrow_schema
+from censorlab.schema import SCHEMA_VERSION, arrow_schema
 from censorlab.sources.ooni.dataset import (
     DEDUP_DIR,
     combine_partition_digests,
@@ -155,21 +157,26 @@ def merge_rejects(spool: Path, summaries: list[dict], path: Path) -> tuple[int, 
     is ``core.storage.content_hash`` of the whole table, from its row hashes (8 bytes per reject).
     """
     schema = arrow_schema("rejects")
+    meta = {"table": "rejects", "source": "ooni", "package_version": __version__,
+            "schema_version": SCHEMA_VERSION,
+            "note": "written as a stream: the content hash is in the manifest only"}
     dedup_parts = [pq.read_table(p) for p in sorted((spool / DEDUP_DIR).glob("*.parquet"))]
     duplicates = _rows_by_source_file(sort_rejects(pa.concat_tables(dedup_parts))
                                       if dedup_parts else schema.empty_table())
     stage1 = {s["source_file"]: spool / REJECTS_DIR / f"{s['file_key']}.parquet"
               for s in summaries}
     rows, hashes = 0, []
-    with pq.ParquetWriter(str(path), schema, compression="zstd") as writer:
+    stamped = schema.with_metadata({METADATA_KEY: json.dumps(meta, sort_keys=True).encode()})
+    with pq.ParquetWriter(str(path), stamped, compression="zstd") as writer:
         for source_file in sorted(set(stage1) | set(duplicates)):
             for table in _merged_by_line(stage1.get(source_file), duplicates.get(source_file)):
-                table = sort_rejects(table.cast(schema))
+                table = sort_rejects(table.cast(schema)).replace_schema_metadata(
+                    stamped.metadata)
                 writer.write_table(table)
                 rows += table.num_rows
                 hashes.append(row_hashes(table))
         if not rows:
-            writer.write_table(rejects_table([]))
+            writer.write_table(rejects_table([]).replace_schema_metadata(stamped.metadata))
     digest = hashlib.sha256(schema_signature(schema).encode())
     digest.update(np.sort(np.concatenate(hashes)).tobytes() if hashes else b"")
     return rows, "sha256:" + digest.hexdigest()
