@@ -7,16 +7,17 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from censorlab import countries, dates, units
+from censorlab.cleaning import dates, units
 from censorlab.cleaning.dates import DateParseError, parse_partial_date
 from censorlab.cleaning.units import CountParseError, parse_user_count
 from censorlab.core.storage import content_hash, to_arrow
 from censorlab.errors import RawFileError
 from censorlab.reading.delimited import read_delimited
+from censorlab.reference import countries, crosswalk
 from censorlab.reference.countries import CountryResolver
 
 
-@pytest.mark.parametrize("module", [countries, dates, units])
+@pytest.mark.parametrize("module", [countries, crosswalk, dates, units])
 def test_docstring_examples_run(module):
     failures, tried = doctest.testmod(module)
     assert tried > 0 and failures == 0

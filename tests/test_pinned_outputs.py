@@ -92,6 +92,7 @@ def test_curated_build_keeps_every_content_hash(pinned_raw, tmp_path):
     out = tmp_path / "out"
     censorlab.build(pinned_raw, out)
     assert output_hashes(out) == CURATED
+    assert censorlab.validate(out) == []
 
 
 @pytest.mark.parametrize("kind", sorted(INGESTS))
@@ -99,3 +100,4 @@ def test_ingest_fixture_keeps_every_content_hash(kind, pinned_raw, tmp_path):
     files = [FIXTURES / name for name in INGEST_FILES[kind]]
     censorlab.ingest(kind, files, tmp_path / "out", raw_dir=pinned_raw, workers=1)
     assert output_hashes(tmp_path / "out") == INGESTS[kind]
+    assert censorlab.validate(tmp_path / "out") == []  # every output kind validates

@@ -136,7 +136,7 @@ def write_csv(path, rows, columns):
 def clean_rows(module, rows, columns, directory, context):
     path = directory / module.RAW_FILES[0]
     write_csv(path, rows, columns)
-    return module.clean(module.read_raw(path), context)
+    return module.clean(module.read(path, context), context)
 
 
 def check_result(result, n_rows):

@@ -51,7 +51,9 @@ def _current_umask() -> int:
     return mask
 
 
-FILE_MODE = 0o666 & ~_current_umask()  # what open() would give: 0644 under the usual umask
+def file_mode() -> int:
+    """The mode open() gives a new file: 0644 under the usual umask (mkstemp would give 0600)."""
+    return 0o666 & ~_current_umask()
 
 
 class CorruptOutputError(CensorlabError):
@@ -218,7 +220,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.fchmod(fd, FILE_MODE)  # mkstemp makes 0600; outputs are shared files (umask applies)
+    os.fchmod(fd, file_mode())  # mkstemp makes 0600; outputs are shared files
     os.close(fd)
     tmp = Path(tmp_name)
     try:

@@ -49,6 +49,7 @@ from censorlab.run.files import discover_files
 from censorlab.run.manifest import REJECTS, check_outputs, code_fingerprint, make_manifest
 from censorlab.run.publish import (
     check_kind,
+    link_stable_names,
     new_generation,
     output_lock,
     publish,
@@ -125,6 +126,7 @@ def run_build(raw_dir: str | Path | None = None, out_dir: str | Path | None = No
         published = read_published_manifest(out_dir)
         if not force and published and _up_to_date(*published, verified, as_of):
             logger.info("outputs in %s are up to date (use --force to rebuild)", out_dir)
+            link_stable_names(out_dir, published[0])  # a deleted stable name comes back
             return RunOutcome(published[1], out_dir, published=False)
         started = time.perf_counter()
         runner = Runner("pandas", None, default_workers())
@@ -136,12 +138,13 @@ def run_build(raw_dir: str | Path | None = None, out_dir: str | Path | None = No
         tables = {kind: merged.table for kind, merged in cleaned.items()}
         as_of = as_of or default_as_of({source.load().TABLE: tables[source.kind]
                                         for source in sources})
-        generation = new_generation(out_dir)
-        writes = {source.load().TABLE: _write_merged(cleaned[source.kind], source, generation,
-                                                     as_of) for source in sources}
-        manifest = _finish_generation(CURATED, generation, sources, context, writes,
-                                      [m.rejects for m in cleaned.values()], as_of)
-        publish(out_dir, generation)
+        with new_generation(out_dir) as generation:
+            writes = {source.load().TABLE: _write_merged(cleaned[source.kind], source,
+                                                         generation, as_of)
+                      for source in sources}
+            manifest = _finish_generation(CURATED, generation, sources, context, writes,
+                                          [m.rejects for m in cleaned.values()], as_of)
+            publish(out_dir, generation)
     return _report(RunOutcome(manifest, out_dir, timings={
         "seconds": round(time.perf_counter() - started, 3)}), writes)
 
@@ -198,20 +201,20 @@ def run_ingest(kind: str, paths: Iterable[str | Path], out_dir: str | Path, *,
         remove_leftovers(out_dir)
         check_kind(out_dir, kind)
         started = time.perf_counter()
-        generation = new_generation(out_dir)
-        with logging_to_progress(), engine_session(engine, scheduler, workers) as session:
-            runner = Runner(engine, session, workers)
-            if hasattr(module, "write"):
-                write = module.write(files, generation, work_dir(out_dir), context, runner,
-                                     **writer_options)
-                rejects = []
-            else:
-                merged = _clean_files(source, files, context, runner)
-                write = _write_merged(merged, source, generation, None)
-                rejects = [merged.rejects]
-        manifest = _finish_generation(kind, generation, [source], context,
-                                      {module.TABLE: write}, rejects, None)
-        publish(out_dir, generation)
+        with new_generation(out_dir) as generation:
+            with logging_to_progress(), engine_session(engine, scheduler, workers) as session:
+                runner = Runner(engine, session, workers)
+                if hasattr(module, "write"):
+                    write = module.write(files, generation, work_dir(out_dir), context, runner,
+                                         **writer_options)
+                    rejects = []
+                else:
+                    merged = _clean_files(source, files, context, runner)
+                    write = _write_merged(merged, source, generation, None)
+                    rejects = [merged.rejects]
+            manifest = _finish_generation(kind, generation, [source], context,
+                                          {module.TABLE: write}, rejects, None)
+            publish(out_dir, generation)
     timings = {"seconds": round(time.perf_counter() - started, 3), **write.timings}
     return _report(RunOutcome(manifest, out_dir, timings=timings), {module.TABLE: write})
 

@@ -143,14 +143,25 @@ def remove_leftovers(out_dir: Path) -> list[Path]:
     return removed
 
 
-def new_generation(out_dir: Path) -> Path:
-    """Create the next, unpublished generation directory (while holding the lock)."""
+@contextmanager
+def new_generation(out_dir: Path) -> Iterator[Path]:
+    """Create the next, unpublished generation directory (while holding the lock).
+
+    A run that fails (an exception, not a kill) removes its generation and scratch before it
+    lets go of the lock; a killed run's are removed by the next run.
+    """
     generations = _generations_dir(out_dir)
     generations.mkdir(parents=True, exist_ok=True)
     numbers = [int(g.name) for g in generations.glob("[0-9]" * GENERATION_DIGITS)]
     generation = generations / f"{max(numbers, default=0) + 1:0{GENERATION_DIGITS}d}"
     os.mkdir(generation)  # not mkdtemp: that would make it 0700, unreadable by a lab's group
-    return generation
+    try:
+        yield generation
+    except BaseException:
+        if published_generation(out_dir) != generation.resolve():
+            shutil.rmtree(generation, ignore_errors=True)
+            shutil.rmtree(control_dir(out_dir) / "work", ignore_errors=True)
+        raise
 
 
 def work_dir(out_dir: Path) -> Path:
@@ -175,7 +186,7 @@ def publish(out_dir: Path, generation: Path) -> None:
     os.symlink(os.path.relpath(generation, out_dir), tmp)
     os.replace(tmp, link)  # the commit point
     _fsync_dir(out_dir)
-    _link_stable_names(out_dir, generation)
+    link_stable_names(out_dir, generation)
     remove_leftovers(out_dir)
 
 
@@ -187,7 +198,7 @@ def read_published_manifest(out_dir: str | Path) -> tuple[Path, dict] | None:
     return generation, json.loads((generation / MANIFEST_NAME).read_text(encoding="utf-8"))
 
 
-def _link_stable_names(out_dir: Path, generation: Path) -> None:
+def link_stable_names(out_dir: Path, generation: Path) -> None:
     """Point ``OUT/<name>`` at ``current/<name>`` for every top-level entry of the generation.
 
     The links themselves never change once made (they resolve through ``current``); a
