@@ -30,7 +30,6 @@ NOTEBOOKS_DIR = REPO_ROOT / "notebooks"  # notebooks are not shipped in the whee
 REPORTS_DIR = USER_DIR / "reports"
 FIGURES_DIR = REPORTS_DIR / "figures"
 EXPORTS_DIR = REPORTS_DIR / "exports"
-REFERENCE_DIR = PACKAGE_DIR / "reference"
 
 CHECKSUM_REGISTRY_NAME = "registry.txt"
 MANIFEST_NAME = "manifest.json"

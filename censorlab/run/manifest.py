@@ -29,8 +29,6 @@ from censorlab.schema import SCHEMA_VERSION
 from censorlab.sources.ooni.dataset import check_dataset
 
 REJECTS = "rejects"
-SUMMARY_KEYS = ("files", "rows_in", "rows_out", "rows_rejected", "rows_filtered", "rows_split",
-                "rows_merged", "file_errors")
 
 
 def code_fingerprint() -> str:

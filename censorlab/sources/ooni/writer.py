@@ -38,6 +38,7 @@ from censorlab.reading.lineblocks import BLOCK_BYTES
 from censorlab.reference import Context
 from censorlab.schema import SCHEMA_VERSION, arrow_schema
 from censorlab.sources.ooni.dataset import (
+    CONTENT_HASH_DEFINITION,
     DEDUP_DIR,
     combine_partition_digests,
     finalize_partition,
@@ -136,6 +137,7 @@ def _account(rejects_path: Path, spool: Path, summaries: list[dict],
             (r["test_name"], r["measurement_month"], r["digest"]) for r in results),
         "partitions": [{"test_name": r["test_name"], "measurement_month": r["measurement_month"],
                         "rows": r["rows_out"], "parts": r["parts"]} for r in results],
+        "content_hash_definition": CONTENT_HASH_DEFINITION,
         "duplicates_policy": DUPLICATES_POLICY,
     }
     return TableWrite(
