@@ -310,7 +310,8 @@ def _write_merged(merged: _Merged, source: Source, generation: Path,
     provenance = {"as_of": as_of, "source": source.kind,
                   "inputs": {i["source_file"]: i["sha256"] for i in merged.inputs},
                   "accounting": {i["source_file"]: i for i in merged.inputs}}
-    entry = {**write_table(merged.table, generation, table, provenance), "layout": "file"}
+    entry = {**write_table(merged.table, generation, table, provenance), "layout": "file",
+             "inputs": [i["source_file"] for i in merged.inputs]}
     counts = (merged.rejects.groupby(["dataset", "reason_code"]).size()
               if len(merged.rejects) else pd.Series(dtype="int64"))
     return TableWrite(entry=entry, inputs=merged.inputs, errors=merged.errors,

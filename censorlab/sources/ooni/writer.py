@@ -132,6 +132,7 @@ def _account(rejects_path: Path, spool: Path, summaries: list[dict],
     entry = {
         "path": TABLE,
         "layout": "partitioned",
+        "inputs": [i["source_file"] for i in inputs],
         "rows": out_rows,
         "content_hash": combine_partition_digests(
             (r["test_name"], r["measurement_month"], r["digest"]) for r in results),
