@@ -33,7 +33,7 @@ def load_manifest(out_dir: str | Path | None = None) -> dict:
     Raises:
         CensorlabError: Nothing is published there.
     """
-    return _published(out_dir)[1]
+    return _published(out_dir, build_if_missing=True)[1]
 
 
 def load(table: str, out_dir: str | Path | None = None) -> pd.DataFrame:
@@ -52,7 +52,7 @@ def load(table: str, out_dir: str | Path | None = None) -> pd.DataFrame:
     """
     if table not in TABLES:
         raise KeyError(f"unknown table {table!r}; known: {sorted(TABLES)}")
-    generation, manifest = _published(out_dir)
+    generation, manifest = _published(out_dir, build_if_missing=True)
     info = manifest["tables"].get(table)
     if info is None:
         raise CensorlabError(f"{table} is not in {out_dir or PROCESSED_DIR} (it holds "
@@ -86,15 +86,17 @@ def validate(out_dir: str | Path | None = None) -> list[str]:
     return problems
 
 
-def _published(out_dir: str | Path | None) -> tuple[Path, dict]:
+def _published(out_dir: str | Path | None, build_if_missing: bool = False) -> tuple[Path, dict]:
+    """The published generation and manifest; the default build is built on first use."""
     published = read_published_manifest(out_dir or PROCESSED_DIR)
-    if published is None and out_dir is None:
+    if published is None and out_dir is None and build_if_missing:
         logger.info("no build in %s yet: building it", PROCESSED_DIR)
         run_build(lock_timeout=FIRST_USE_LOCK_SECONDS)
         published = read_published_manifest(PROCESSED_DIR)
     if published is None:
-        raise CensorlabError(f"{out_dir}: no published censorlab output here; run `censorlab "
-                             "build --out DIR` or `censorlab ingest KIND PATH --out DIR` first")
+        raise CensorlabError(f"{out_dir or PROCESSED_DIR}: no published censorlab output here; "
+                             "run `censorlab build` (or `censorlab ingest KIND PATH --out DIR`) "
+                             "first")
     return published
 
 
