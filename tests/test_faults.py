@@ -235,3 +235,18 @@ def test_missing_output_is_rebuilt(previous_build):
     (out / "mau.parquet").unlink()  # only its stable name: the build puts it back
     censorlab.build(raw, out)
     assert snapshot(out) == before
+
+
+def test_a_raw_file_changed_after_its_check_stops_the_build(previous_build, monkeypatch):
+    import censorlab.run.driver as driver
+
+    raw, out, before = previous_build
+    real = driver.verify_files
+
+    def checked_other_bytes(raw_dir, names, **options):  # as if mau.csv changed since
+        return {**real(raw_dir, names, **options), "mau.csv": "sha256:" + "0" * 64}
+
+    monkeypatch.setattr(driver, "verify_files", checked_other_bytes)
+    with pytest.raises(ChecksumMismatchError, match="mau.csv"):
+        censorlab.build(raw, out, force=True)
+    assert snapshot(out) == before and temp_files(out) == []
