@@ -19,7 +19,7 @@ import pandas as pd
 import pandera.pandas as pa_schema
 import pyarrow as pa
 
-SCHEMA_VERSION = "1.1.0"
+SCHEMA_VERSION = "1.2.0"
 
 PRECISIONS = ("day", "day_approx", "month", "quarter", "year")
 SCOPES = ("full", "partial", "throttling", "app-store-removal")
@@ -52,6 +52,33 @@ SERVICE_KINDS = (
     "bundle",
 )
 MAU_QUALIFIERS = ("approx", "at_least", "at_most", "range")
+# How the curators read a block's end from the sources (data, not inferred from free text).
+END_STATUSES = ("ended", "in_force", "unknown")
+# How an ended block ended, as the sources tell it (data/raw/README.md defines each one).
+END_MECHANISMS = (
+    "operator-complied",
+    "court-order",
+    "government-reversal",
+    "event-over",
+    "negotiated-with-operator",
+    "diplomatic",
+    "unknown",
+)
+# How a diplomatic event entered the calendar: found by reading a systematic list for the dyad
+# and period whatever blocks exist (`dyad-sweep`), or by looking around a block (`block-linked`).
+COMPILED_BY_VALUES = ("dyad-sweep", "block-linked")
+# The level of an in-scope contact between two governments (null: not contact at these levels).
+CONTACT_LEVELS = (
+    "leader-visit",
+    "leader-meeting",
+    "leader-call",
+    "minister-visit",
+    "minister-meeting",
+    "agreement",
+    "dialogue",
+)
+# What a user figure counts, coded by the curators so the same source's figures are alike.
+METRIC_KINDS = ("mau", "dau", "registered", "users", "reach", "ad-audience", "downloads")
 VERDICTS = ("ok", "blocked", "failure")
 REASON_CODES = (
     "missing-cell",
@@ -159,6 +186,23 @@ _FIELD_LIST = [
     Field("source_file", STRING, "Raw file the row came from (name relative to the raw dir)."),
     Field("source_line", INT, "1-based physical line of the row in its raw file.", minimum=1),
     Field("source_lines", INT_LIST, "Physical lines of every raw row merged into this row."),
+    Field("decision_id", STRING, "The source decision a block comes from: rows cut by the same "
+          "order or incident share it (the raw event_id of its first row), so analyses can "
+          "count one unit per decision instead of one per service."),
+    Field("end_status", STRING, "What the sources say about the end: ended (access restored), "
+          "in_force (the latest source read says still blocked) or unknown (no source after the "
+          "start says either); null only for orders that never took effect.",
+          allowed=END_STATUSES),
+    Field("end_mechanism", STRING, "How an ended block ended, as the sources tell it; null "
+          "unless end_status is ended.", allowed=END_MECHANISMS),
+    Field("last_confirmed_date", DATE, "Latest day a source read confirms the block in force "
+          "(first day of its period when coarser); where an in-force or unknown block is "
+          "censored."),
+    Field("last_confirmed_precision", STRING, "Precision of last_confirmed_date.",
+          allowed=PRECISIONS),
+    Field("status_source_url", STRING, "The page supporting end_date and end_mechanism (ended) "
+          "or last_confirmed_date (in force, unknown); also listed in source_urls.",
+          pattern=URL_PATTERN),
     # MAU
     Field("period_end", DATE, "Last day of the period a user figure refers to."),
     Field("period_precision", STRING, "Length of the period the figure refers to.",
@@ -170,8 +214,11 @@ _FIELD_LIST = [
     Field("mau_qualifier", STRING, "How the source qualified the figure (`over 50 million` -> "
           "at_least); null for a plain figure.", allowed=MAU_QUALIFIERS),
     Field("metric", STRING, "The metric as the source reported it."),
-    Field("is_mau", BOOL, "True when the metric is monthly active users, false for registered "
-          "users, reach or other counts."),
+    Field("is_mau", BOOL, "True exactly when metric_kind is mau (monthly active users or "
+          "accounts)."),
+    Field("metric_kind", STRING, "What the figure counts, coded by the curators: mau, dau, "
+          "registered, users (activity window not stated), reach (panel reach or audience), "
+          "ad-audience (advertising reach) or downloads.", allowed=METRIC_KINDS),
     # diplomacy
     Field("date", DATE, "Day of a diplomatic event (first day of its period when coarser)."),
     Field("date_precision", STRING, "Precision of date.", allowed=PRECISIONS),
@@ -184,7 +231,28 @@ _FIELD_LIST = [
     Field("kind", STRING, "Kind of diplomatic event.", allowed=DIPLOMATIC_KINDS),
     Field("title", STRING, "Short description of the event."),
     Field("related_block_event_ids", STRING_LIST, "raw_event_ids of blocks the curator linked "
-          "to the event."),
+          "to the event; on a dyad-sweep row, the link of a row first found around a block and then "
+          "re-found by the sweep (sweep rows themselves name no blocks)."),
+    Field("compiled_by", STRING, "How the row entered the calendar: dyad-sweep (read from a "
+          "systematic list of the dyad's contacts) or block-linked (found around a block).",
+          allowed=COMPILED_BY_VALUES),
+    Field("contact_level", STRING, "Level of the contact between the two governments (leader "
+          "visit, leader meeting elsewhere, leaders' call, foreign-minister visit or meeting, "
+          "signed agreement, formal dialogue); null when the event is not contact at these "
+          "levels (disputes, sanctions, officials' talks).", allowed=CONTACT_LEVELS),
+    Field("sweep_source", STRING, "The systematic list a dyad-sweep row was read from."),
+    # coverage of the diplomatic calendar and of the register
+    Field("year", INT, "Calendar year.", minimum=1900),
+    Field("complete_levels", STRING_LIST, "Contact levels whose sweep of the dyad-year is "
+          "complete: every entry of a systematic list for that level and year was read, so no "
+          "event found means none happened.", allowed=CONTACT_LEVELS),
+    Field("incomplete_levels", STRING_LIST, "In-scope contact levels looked for but not "
+          "claimed complete for the dyad-year.", allowed=CONTACT_LEVELS),
+    Field("source_name", STRING, "Short name of a systematic source the register's curators "
+          "read for a country."),
+    Field("period_covered", STRING, "The period (or part of a page) a swept source covered, "
+          "as the curator recorded it."),
+    Field("swept_date", DATE, "Day the curators swept the source."),
     # rejects
     Field("dataset", STRING, "Source dataset a reject row belongs to."),
     Field("stage", STRING, "Pipeline stage that rejected the row (read, clean, validate, merge)."),
@@ -302,6 +370,38 @@ def _end_fields_consistent(df: pd.DataFrame) -> pd.Series:
     return df["end_date"].isna() == df["end_precision"].isna()
 
 
+def _end_status_consistent(df: pd.DataFrame) -> pd.Series:
+    """The end status agrees with the dates: every implemented block is ended or censorable.
+
+    An ended block has an end date and a mechanism; an in-force or unknown block has no end and
+    a last confirmation no earlier than its start; an order that never took effect has no
+    status. So no implemented block can leave both the end and the last confirmation empty.
+    """
+    status, implemented = df["end_status"], df["is_implemented"]
+    ended = status.eq("ended").fillna(False).astype(bool)
+    open_ = status.isin(["in_force", "unknown"]).fillna(False).astype(bool)
+    never = implemented.eq(False).fillna(False).astype(bool)
+    confirmed_after_start = df["last_confirmed_date"] >= df["start_earliest_date"]
+    return (
+        (ended & df["end_date"].notna() & df["end_mechanism"].notna())
+        | (open_ & df["end_date"].isna() & df["end_mechanism"].isna()
+           & confirmed_after_start.fillna(False).astype(bool))
+        | (never & status.isna() & df["end_mechanism"].isna())
+    )
+
+
+def _mau_flag_follows_kind(df: pd.DataFrame) -> pd.Series:
+    """`is_mau` is derived from the curated metric kind, never from free text."""
+    return df["is_mau"] == df["metric_kind"].eq("mau")
+
+
+def _levels_disjoint(df: pd.DataFrame) -> pd.Series:
+    """A level is either complete or incomplete for a dyad-year, not both."""
+    return pd.Series([not (set(a if a is not None else ()) & set(b if b is not None else ()))
+                      for a, b in zip(df["complete_levels"], df["incomplete_levels"],
+                                      strict=True)], index=df.index)
+
+
 @dataclass(frozen=True)
 class Table:
     """A processed table: which fields, which key, which row checks.
@@ -359,19 +459,23 @@ register_table(
             "start_date", "start_precision", "start_earliest_date", "start_latest_date",
             "end_date", "end_precision", "end_earliest_date", "end_latest_date",
             "scope", "is_implemented", "legal_basis", "confidence", "confidence_note", "notes",
+            "decision_id", "end_status", "end_mechanism", "last_confirmed_date",
+            "last_confirmed_precision", "status_source_url",
             "source_urls", "merged_from", "source_file", "source_lines",
         ),
         primary_key=("event_id",),
         required=(
             "raw_event_id", "service_id", "service_name", "blocking_country", "start_date",
             "start_precision", "start_earliest_date", "start_latest_date", "scope",
-            "confidence", "source_urls", "merged_from", "source_file", "source_lines",
+            "confidence", "decision_id", "source_urls", "merged_from", "source_file",
+            "source_lines",
         ),
         row_checks=(
             _end_not_before_start,
             _bounds_ordered("start_"),
             _bounds_ordered("end_"),
             _end_fields_consistent,
+            _end_status_consistent,
         ),
     )
 )
@@ -384,31 +488,67 @@ register_table(
         columns=(
             "service_id", "service_name", "service_as_reported", "period_end",
             "period_precision", "geo", "mau",
-            "mau_qualifier", "metric", "is_mau", "confidence", "notes", "source_urls",
-            "source_file", "source_line",
+            "mau_qualifier", "metric", "metric_kind", "is_mau", "confidence", "notes",
+            "source_urls", "source_file", "source_line",
         ),
         primary_key=("service_id", "geo", "period_end", "metric", "source_line"),
-        required=("service_name", "period_precision", "is_mau", "confidence", "source_urls",
-                  "source_file"),
+        required=("service_name", "period_precision", "metric_kind", "is_mau", "confidence",
+                  "source_urls", "source_file"),
+        row_checks=(_mau_flag_follows_kind,),
+    )
+)
+
+# The columns every table of dated bilateral events shares (the curated calendar and GDELT).
+_BILATERAL_EVENT_COLUMNS = (
+    "event_id", "date", "date_precision", "earliest_date", "latest_date", "country_a",
+    "country_b", "kind", "title", "notes", "related_block_event_ids", "confidence",
+    "confidence_note", "source_urls", "source_file", "source_line",
+)
+_BILATERAL_EVENT_REQUIRED = (
+    "date", "date_precision", "earliest_date", "latest_date", "country_a", "country_b", "kind",
+    "title", "confidence", "source_urls", "source_file", "source_line",
+)
+register_table(
+    Table(
+        name="diplomatic_events",
+        description="Dated bilateral events between a blocking country and another country "
+        "(usually the operator's home), with kind, contact level, how the row was compiled "
+        "(dyad sweep or around a block) and sources.",
+        columns=(*_BILATERAL_EVENT_COLUMNS[:11], "compiled_by", "contact_level",
+                 "sweep_source", *_BILATERAL_EVENT_COLUMNS[11:]),
+        primary_key=("event_id",),
+        required=(*_BILATERAL_EVENT_REQUIRED, "compiled_by"),
+        row_checks=(_bounds_ordered(""),),
+        sort_key=("date", "country_a", "country_b", "event_id"),
     )
 )
 
 register_table(
     Table(
-        name="diplomatic_events",
-        description="Dated bilateral events between a blocking country and another country "
-        "(usually the operator's home), with kind and sources.",
-        columns=(
-            "event_id", "date", "date_precision", "earliest_date", "latest_date", "country_a",
-            "country_b", "kind", "title", "notes", "related_block_event_ids", "confidence",
-            "confidence_note", "source_urls", "source_file", "source_line",
-        ),
-        primary_key=("event_id",),
-        required=("date", "date_precision", "earliest_date", "latest_date", "country_a",
-                  "country_b", "kind", "title", "confidence", "source_urls", "source_file",
+        name="diplomatic_coverage",
+        description="What the calendar's dyad sweep read: one row per dyad and year, with the "
+        "contact levels whose systematic lists were read in full (complete) and the sources. "
+        "Analyses of contact use only complete dyad-years.",
+        columns=("country_a", "country_b", "year", "complete_levels", "incomplete_levels",
+                 "notes", "source_urls", "source_file", "source_line"),
+        primary_key=("country_a", "country_b", "year"),
+        required=("complete_levels", "incomplete_levels", "source_urls", "source_file",
                   "source_line"),
-        row_checks=(_bounds_ordered(""),),
-        sort_key=("date", "country_a", "country_b", "event_id"),
+        row_checks=(_levels_disjoint,),
+    )
+)
+
+register_table(
+    Table(
+        name="register_sweeps",
+        description="Which systematic sources the register's curators read for each blocking "
+        "country (encyclopedic country and service pages, Access Now, NetBlocks, OONI, Freedom "
+        "House), so coverage gaps can be seen.",
+        columns=("blocking_country", "source_name", "period_covered", "swept_date", "notes",
+                 "source_urls", "source_file", "source_line"),
+        primary_key=("source_file", "source_line"),
+        required=("blocking_country", "source_name", "swept_date", "source_urls"),
+        sort_key=("blocking_country", "source_name", "source_line"),
     )
 )
 
@@ -506,12 +646,13 @@ register_table(
         name="gdelt_events",
         description="GDELT events between two countries with a diplomatic CAMEO code, in the "
         "diplomatic_events columns plus CAMEO code, Goldstein score, mentions and action place.",
-        # the diplomatic_events contract plus GDELT's own fields, so the two tables concatenate
-        columns=(*_DIPLOMATIC.columns, "cameo_code", "goldstein_scale", "num_mentions",
+        # the bilateral-event columns plus GDELT's own fields (the curated calendar adds its
+        # curation columns to the same core), so the two tables concatenate on the core
+        columns=(*_BILATERAL_EVENT_COLUMNS, "cameo_code", "goldstein_scale", "num_mentions",
                  "action_country"),
         primary_key=_DIPLOMATIC.primary_key,
-        required=(*_DIPLOMATIC.required, "cameo_code"),
-        row_checks=_DIPLOMATIC.row_checks,
+        required=(*_BILATERAL_EVENT_REQUIRED, "cameo_code"),
+        row_checks=(_bounds_ordered(""),),
         sort_key=_DIPLOMATIC.sort_key,
     )
 )
@@ -555,7 +696,12 @@ def _is_list_of_strings(series: pd.Series) -> pd.Series:
 
 def _column_checks(f: Field) -> list[pa_schema.Check]:
     checks: list[pa_schema.Check] = []
-    if f.allowed is not None:
+    if f.allowed is not None and f.type == STRING_LIST:
+        allowed = set(f.allowed)
+        checks.append(pa_schema.Check(
+            lambda s: s.map(lambda v: v is None or set(v) <= allowed),
+            name="list_items_in_vocabulary"))
+    elif f.allowed is not None:
         checks.append(pa_schema.Check.isin(list(f.allowed)))
     if f.pattern is not None:
         checks.append(pa_schema.Check.str_matches(f.pattern))

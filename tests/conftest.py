@@ -16,15 +16,27 @@ REPO_RAW = Path(__file__).resolve().parents[1] / "data" / "raw"
 
 BLOCK_HEADER = ("event_id,service,operator,operator_country,blocking_country,authority,"
                 "start_date,start_precision,end_date,end_precision,scope,implemented,"
-                "legal_basis,notes,source_url,source_url_2,confidence\n")
+                "legal_basis,notes,source_url,source_url_2,confidence,decision_id,end_status,"
+                "end_mechanism,last_confirmed_date,last_confirmed_precision,status_source_url\n")
 MAU_HEADER = ("service,operator,period_end,period_precision,mau_millions,scope,"
-              "metric_as_reported,source_url,confidence,notes\n")
+              "metric_as_reported,source_url,confidence,notes,metric_kind\n")
 DIPLOMATIC_HEADER = ("date,date_precision,country_a,country_b,kind,title,notes,"
-                     "related_block_event_ids,source_url,confidence\n")
+                     "related_block_event_ids,source_url,confidence,compiled_by,contact_level,"
+                     "sweep_source\n")
+COVERAGE_HEADER = "country_a,country_b,year,complete_levels,incomplete_levels,sources,notes\n"
+SWEEPS_HEADER = "blocking_country,source_name,source_url,period_covered,swept_on,notes\n"
 BLOCK_ROW = ("RU-2017-WECHAT,Weixin,Tencent,CN,Russia,Roskomnadzor,2017-05-04,day,2017-05-11,"
-             "day,full,yes,149-FZ,,https://a.example/1,https://b.example/2,high: registry entry\n")
-MAU_ROW = "WeChat,Tencent,2016-12,quarter,889,global,monthly active users,https://m.example/1,high,\n"
-DIPLOMATIC_ROW = "2014-05-20,day,RU,CN,summit,Putin state visit,,,https://d.example/1,high\n"
+             "day,full,yes,149-FZ,,https://a.example/1,https://b.example/2,high: registry entry,"
+             "RU-2017-WECHAT,ended,operator-complied,,,https://b.example/2\n")
+# the new curated columns of an ended block and of one still in force, to append to a row
+ENDED_CELLS = ",E,ended,government-reversal,,,"
+IN_FORCE_CELLS = ",E,in_force,,2025-01-01,day,"
+MAU_ROW = ("WeChat,Tencent,2016-12,quarter,889,global,monthly active users,https://m.example/1,"
+           "high,,mau\n")
+DIPLOMATIC_ROW = ("2014-05-20,day,RU,CN,summit,Putin state visit,,,https://d.example/1,high,"
+                  "block-linked,leader-visit,\n")
+COVERAGE_ROW = "RU,CN,2014,leader-visit,leader-call,https://d.example/1,\n"
+SWEEPS_ROW = "RU,Wikipedia: Internet censorship in Russia,https://s.example/1,2012-2025,2026-12-01,\n"
 
 
 def write_raw_dir(
@@ -32,13 +44,16 @@ def write_raw_dir(
     block: str | bytes = BLOCK_HEADER + BLOCK_ROW,
     mau: str | bytes = MAU_HEADER + MAU_ROW,
     diplomatic: str | bytes = DIPLOMATIC_HEADER + DIPLOMATIC_ROW,
+    coverage: str | bytes = COVERAGE_HEADER + COVERAGE_ROW,
+    sweeps: str | bytes = SWEEPS_HEADER + SWEEPS_ROW,
 ) -> Path:
     """Write a small raw directory (reference files copied from data/raw); return it."""
     raw.mkdir(parents=True, exist_ok=True)
     for name in ("services.csv", "country_aliases.csv"):
         shutil.copy(REPO_RAW / name, raw / name)
     for name, content in (("block_events.csv", block), ("mau.csv", mau),
-                          ("diplomatic_events.csv", diplomatic)):
+                          ("diplomatic_events.csv", diplomatic),
+                          ("diplomatic_coverage.csv", coverage), ("sweeps.csv", sweeps)):
         data = content.encode("utf-8") if isinstance(content, str) else content
         (raw / name).write_bytes(data)
     return raw

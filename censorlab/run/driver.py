@@ -64,7 +64,7 @@ logger = logging.getLogger(__name__)
 
 CURATED = "curated"
 DATE_COLUMNS_FOR_AS_OF = {
-    "block_events": ("start_latest_date", "end_latest_date"),
+    "block_events": ("start_latest_date", "end_latest_date", "last_confirmed_date"),
     "diplomatic_events": ("latest_date",),
     "mau": ("period_end",),
 }

@@ -6,11 +6,18 @@ reported: `event_id` (`CC-YYYY-NAME`), `service` (one name, or several separated
 order hit several services), `operator`, `operator_country` (alpha-2, `;`-separated for
 multi-service rows), `blocking_country`, `authority`, `start_date`/`start_precision`,
 `end_date`/`end_precision` (empty end = ongoing as of the source), `scope`, `implemented`,
-`legal_basis`, `notes`, `source_url`, `source_url_2`, `source_url_3`, `confidence`.
+`legal_basis`, `notes`, `source_url`, `source_url_2`, `source_url_3`, `confidence`, and the
+curators' reading of the end: `decision_id` (rows cut by one order share it), `end_status`
+(`ended`, `in_force`, `unknown`), `end_mechanism` (how an ended block ended),
+`last_confirmed_date`/`last_confirmed_precision` (the latest day a source confirms the block in
+force) and `status_source_url` (the page behind the end or the last confirmation).
 
 Quirks handled here:
 * a row naming several services becomes one event per service (`event_id` gains `:service_id`);
 * dates come at day, approximate-day, month or year precision and keep it, with bounds;
+* the end status is data, checked against the dates: an ended block needs its end date and
+  mechanism, an in-force or unknown one a last confirmation on or after its start and no end,
+  an order that never took effect no status; any other combination is a `constraint-error`;
 * the same block recorded twice (two rows, two sources) or two overlapping periods of one
   service in one country at the same scope are merged into one event that keeps every source
   URL, every raw id (`merged_from`) and every line; periods at different scopes (throttling
@@ -42,7 +49,7 @@ from censorlab.core.provenance import Provenance
 from censorlab.core.rejects import concat_rejects
 from censorlab.reading.delimited import RawFile, read_delimited
 from censorlab.reference import Context
-from censorlab.schema import SCOPES
+from censorlab.schema import END_MECHANISMS, END_STATUSES, SCOPES
 
 PROVENANCE = Provenance(
     name="block_events",
@@ -57,9 +64,11 @@ RAW_FILES = ("block_events.csv",)
 REQUIRED_COLUMNS = (
     "event_id", "service", "operator", "operator_country", "blocking_country", "authority",
     "start_date", "start_precision", "end_date", "end_precision", "scope", "implemented",
-    "legal_basis", "notes", "source_url", "source_url_2", "confidence",
+    "legal_basis", "notes", "source_url", "source_url_2", "confidence", "decision_id",
+    "end_status", "end_mechanism", "last_confirmed_date", "last_confirmed_precision",
+    "status_source_url",
 )
-URL_COLUMNS = ["source_url", "source_url_2", "source_url_3"]
+URL_COLUMNS = ["source_url", "source_url_2", "source_url_3", "status_source_url"]
 IMPLEMENTED_VALUES = {"yes": True, "no": False}
 MERGE_KEY = ["service_id", "blocking_country", "scope"]
 
@@ -83,6 +92,55 @@ def _reject_bad_vocabulary(df: pd.DataFrame) -> pd.DataFrame:
     out = mark_rejects(out, bad_implemented, "constraint-error",
                        "implemented must be yes, no or empty: " + out["implemented"].fillna(""))
     return out.assign(is_implemented=implemented.map(IMPLEMENTED_VALUES).astype("boolean"))
+
+
+def _reject_bad_end_status(df: pd.DataFrame) -> pd.DataFrame:
+    """Check the curators' end status against its vocabulary and the row's own dates.
+
+    Runs after the dates are parsed, so it compares days, not strings. Each failing rule names
+    itself in the detail, because a curator fixes one cell at a time.
+    """
+    status, mechanism = df["end_status"], df["end_mechanism"]
+    out = mark_rejects(df, status.notna() & ~status.isin(END_STATUSES), "constraint-error",
+                       "end_status not in " + ", ".join(END_STATUSES) + ": "
+                       + status.fillna(""))
+    out = mark_rejects(out, mechanism.notna() & ~mechanism.isin(END_MECHANISMS),
+                       "constraint-error", "end_mechanism not in " + ", ".join(END_MECHANISMS)
+                       + ": " + mechanism.fillna(""))
+    never = out["is_implemented"].eq(False).fillna(False).astype(bool)
+    ended = status.eq("ended").fillna(False).astype(bool)
+    open_ = status.isin(["in_force", "unknown"]).fillna(False).astype(bool)
+    rules = [
+        (~never & status.isna(), "end_status is empty: an implemented (or possibly "
+         "implemented) block is ended, in_force or unknown"),
+        (never & status.notna(), "end_status must be empty for an order that never took effect"),
+        (ended & out["end_date"].isna(), "end_status ended needs an end_date"),
+        (ended & mechanism.isna(), "end_status ended needs an end_mechanism"),
+        (open_ & out["end_date"].notna(), "end_status " + status.fillna("") + " but an "
+         "end_date is given"),
+        (~ended & mechanism.notna(), "end_mechanism is only for ended blocks"),
+        (open_ & out["last_confirmed_date"].isna(), "end_status " + status.fillna("")
+         + " needs a last_confirmed_date (the latest day a source confirms the block)"),
+        (open_ & (out["last_confirmed_latest_date"] < out["start_earliest_date"]),
+         "last_confirmed_date " + out["last_confirmed_date"].astype(str)
+         + " is before the start " + out["start_date"].astype(str)),
+    ]
+    for failed, detail in rules:
+        out = mark_rejects(out, failed.fillna(False).astype(bool), "constraint-error", detail)
+    return out.pipe(_raise_confirmation_to_start).drop(
+        columns=["last_confirmed_earliest_date", "last_confirmed_latest_date"])
+
+
+def _raise_confirmation_to_start(df: pd.DataFrame) -> pd.DataFrame:
+    """A coarse last confirmation can begin before the start (start 05-12, confirmed `2013-05`).
+
+    The source confirms the block in force at some day of that period, and the block existed
+    only from its start, so the confirmation is raised to the start: a deterministic repair
+    that only narrows what the source allows (as `_clamp_end_to_start` does for ends).
+    """
+    early = df["last_confirmed_date"].notna() & (df["last_confirmed_date"] < df["start_date"])
+    return df.assign(last_confirmed_date=df["last_confirmed_date"].where(~early,
+                                                                         df["start_date"]))
 
 
 def _resolve_blocking_country(df: pd.DataFrame, context: Context) -> pd.DataFrame:
@@ -193,9 +251,12 @@ def _interval_groups(group: pd.DataFrame) -> pd.Series:
     only as far as its own start bounds: an empty end is "no end recorded", and treating it as
     running to today would swallow every later block of the same service (an election-week
     block in 2016 would absorb another in 2021). So an open row merges only with rows that
-    start within its start bounds - the same block reported twice.
+    start within its start bounds - the same block reported twice - or before its last
+    confirmed day in force, since until then it is known to be the same block still running.
     """
-    ends = group["end_latest_date"].fillna(group["start_latest_date"])
+    confirmed = group["last_confirmed_date"].where(
+        group["last_confirmed_date"] > group["start_latest_date"], group["start_latest_date"])
+    ends = group["end_latest_date"].fillna(confirmed)
     order = group.assign(_end=ends).sort_values(["start_earliest_date", "_end", "event_id",
                                                  "raw_text"])
     labels, current, reach = {}, -1, None
@@ -216,11 +277,24 @@ def _combine_rows(group: pd.DataFrame) -> dict:
     first = group.iloc[0].to_dict()
     if len(group) == 1:
         return first
-    open_ended = group["end_earliest_date"].isna().any()
+    open_rows = group[group["end_earliest_date"].isna()]
     last_end = group.sort_values(["end_latest_date", "event_id", "raw_text"]).iloc[-1]
     merged = dict(first)
     for column in ("end_date", "end_precision", "end_earliest_date", "end_latest_date"):
-        merged[column] = None if open_ended else last_end[column]
+        merged[column] = None if len(open_rows) else last_end[column]
+    confirming = open_rows if len(open_rows) else group
+    latest = confirming.sort_values(["last_confirmed_date", "event_id", "raw_text"],
+                                    na_position="first").iloc[-1]
+    merged["last_confirmed_date"] = latest["last_confirmed_date"]
+    merged["last_confirmed_precision"] = latest["last_confirmed_precision"]
+    if len(open_rows):  # still open: censored at the latest confirmation of any open row
+        merged["end_status"] = "in_force" if open_rows["end_status"].eq("in_force").any() \
+            else latest["end_status"]
+        merged["end_mechanism"] = None
+        merged["status_source_url"] = latest["status_source_url"]
+    else:
+        for column in ("end_status", "end_mechanism", "status_source_url"):
+            merged[column] = last_end[column]
     merged["source_urls"] = list(dict.fromkeys(u for urls in group["source_urls"] for u in urls))
     merged["merged_from"] = list(dict.fromkeys(i for ids in group["merged_from"] for i in ids))
     merged["source_lines"] = sorted({n for lines in group["source_lines"] for n in lines})
@@ -249,13 +323,16 @@ def clean(raw: RawFile, context: Context) -> SourceResult:
         rows.pipe(start_marking)
         .pipe(strip_cells, _text_columns(rows))
         .pipe(require_cells, ["event_id", "service", "blocking_country", "start_date",
-                              "start_precision", "scope"])
+                              "start_precision", "scope", "decision_id"])
         .pipe(_reject_bad_vocabulary)
         .pipe(_resolve_blocking_country, context)
         .pipe(parse_dates, "start_date", "start_precision", "start_")
         .pipe(parse_dates, "end_date", "end_precision", "end_", required=False)
         .pipe(_reject_end_before_start)
         .pipe(_clamp_end_to_start)
+        .pipe(parse_dates, "last_confirmed_date", "last_confirmed_precision",
+              "last_confirmed_", required=False)
+        .pipe(_reject_bad_end_status)
         .pipe(split_confidence)
         .pipe(collect_urls, URL_COLUMNS)
         .pipe(_resolve_services, context)

@@ -4,7 +4,10 @@ Published by the censorlab curators from foreign-ministry statements and news. L
 with a header: `date`, `date_precision`, `country_a` (the blocking side), `country_b` (usually
 the operator's home country), `kind` (dispute, summit, negotiation, state_visit, sanction,
 agreement, call), `title`, `notes`, `related_block_event_ids` (`;`-separated raw block ids),
-`source_url`, `confidence`.
+`source_url`, `confidence`, `compiled_by` (`dyad-sweep`: read from a systematic list of the
+dyad's contacts, whatever blocks exist; `block-linked`: found by looking around a block),
+`contact_level` (empty when the event is not contact at the in-scope levels) and `sweep_source`
+(the list a sweep row was read from).
 
 Quirks: rows have no id in the raw file; `event_id` is derived from the date, the dyad, the kind
 and a hash of the title, so it is stable across rebuilds and row order. The same event entered
@@ -35,6 +38,7 @@ from censorlab.cleaning import (
 from censorlab.core.provenance import Provenance
 from censorlab.reading.delimited import RawFile, read_delimited
 from censorlab.reference import Context
+from censorlab.schema import COMPILED_BY_VALUES, CONTACT_LEVELS, DIPLOMATIC_KINDS
 
 PROVENANCE = Provenance(
     name="diplomatic_events",
@@ -47,7 +51,8 @@ PROVENANCE = Provenance(
 TABLE = "diplomatic_events"
 RAW_FILES = ("diplomatic_events.csv",)
 REQUIRED_COLUMNS = ("date", "date_precision", "country_a", "country_b", "kind", "title",
-                    "notes", "related_block_event_ids", "source_url", "confidence")
+                    "notes", "related_block_event_ids", "source_url", "confidence",
+                    "compiled_by", "contact_level", "sweep_source")
 ID_HASH_CHARS = 8
 
 
@@ -63,6 +68,16 @@ def _resolve_countries(df: pd.DataFrame, context: Context) -> pd.DataFrame:
         unknown = codes.isna() & out[column].notna()
         out = mark_rejects(out.assign(**{column: codes}), unknown, "unknown-country",
                            f"{column} not a known country: " + df[column].fillna(""))
+    return out
+
+
+def _reject_bad_vocabulary(df: pd.DataFrame) -> pd.DataFrame:
+    out = df
+    for column, allowed in (("kind", DIPLOMATIC_KINDS), ("compiled_by", COMPILED_BY_VALUES),
+                            ("contact_level", CONTACT_LEVELS)):
+        bad = out[column].notna() & ~out[column].isin(allowed)
+        out = mark_rejects(out, bad, "constraint-error", f"{column} not in "
+                           + ", ".join(allowed) + ": " + out[column].fillna(""))
     return out
 
 
@@ -93,6 +108,9 @@ def _merge_duplicates(df: pd.DataFrame) -> pd.DataFrame:
         first["source_urls"] = list(dict.fromkeys(u for us in group["source_urls"] for u in us))
         first["related_block_event_ids"] = list(dict.fromkeys(
             i for ids in group["related_block_event_ids"] for i in ids))
+        if group["compiled_by"].eq("dyad-sweep").any():  # a sweep found it, whoever else did
+            first["compiled_by"] = "dyad-sweep"
+            first["sweep_source"] = group["sweep_source"].dropna().min()
         rows.append(first)
     return pd.DataFrame(rows, columns=df.columns)
 
@@ -103,7 +121,8 @@ def clean(raw: RawFile, context: Context) -> SourceResult:
         raw.rows.pipe(start_marking)
         .pipe(strip_cells, list(REQUIRED_COLUMNS))
         .pipe(require_cells, ["date", "date_precision", "country_a", "country_b", "kind",
-                              "title"])
+                              "title", "compiled_by"])
+        .pipe(_reject_bad_vocabulary)
         .pipe(_resolve_countries, context)
         .pipe(parse_dates, "date", "date_precision", "")
         .pipe(split_confidence)

@@ -4,13 +4,17 @@ Published by the censorlab curators from company reports (Tencent's quarterly re
 WeChat/Weixin and QQ), press releases and news. Layout: UTF-8 CSV with a header: `service`,
 `operator`, `period_end` (`YYYY-MM-DD`, `YYYY-MM` or `YYYY`; a quarter is written as its last
 month), `period_precision`, `mau_millions`, `scope` (`global`, an alpha-2 code, or `non-XX` for
-the world except XX), `metric_as_reported`, `source_url`, `confidence`, `notes`.
+the world except XX), `metric_as_reported`, `source_url`, `confidence`, `notes`, `metric_kind`
+(what the figure counts: `mau`, `dau`, `registered`, `users`, `reach`, `ad-audience`,
+`downloads`; coded by the curators so that one source's figures are coded alike).
 
 Quirks: `mau_millions` is usually a bare number of millions but may carry a unit or qualifier
 (`1.2B`, `500M+`, `over 50 million[3]`, `29-40`); it is parsed by `censorlab.units` into users
 with the qualifier kept. An empty value is kept as a null figure (the notes say why) because the
 row still records that a source reported something. Metrics differ (MAU, registered users,
-reach): `is_mau` says which rows are monthly active users, by documented rules.
+reach): `is_mau` is true exactly when `metric_kind` is `mau`. It used to be guessed from the
+wording of `metric_as_reported`, which coded two figures of one Mediascope estimate differently;
+the curated `metric_kind` replaces that guess.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from censorlab.cleaning.units import CountParseError, parse_user_count
 from censorlab.core.provenance import Provenance
 from censorlab.reading.delimited import RawFile, read_delimited
 from censorlab.reference import Context
+from censorlab.schema import METRIC_KINDS
 
 PROVENANCE = Provenance(
     name="mau",
@@ -49,13 +54,9 @@ PROVENANCE = Provenance(
 TABLE = "mau"
 RAW_FILES = ("mau.csv",)
 REQUIRED_COLUMNS = ("service", "operator", "period_end", "period_precision", "mau_millions",
-                    "scope", "metric_as_reported", "source_url", "confidence", "notes")
+                    "scope", "metric_as_reported", "source_url", "confidence", "notes",
+                    "metric_kind")
 MILLION = 10**6
-MAU_METRIC = re.compile(
-    r"monthly active|\bMAU\b|active monthly|monthly users|within the last 30 days|every month",
-    re.IGNORECASE,
-)
-NOT_MAU_METRIC = re.compile(r"^(?:registered|users \(|users in|monthly reach)", re.IGNORECASE)
 DUPLICATE_KEY = ["service_id", "geo", "period_end", "metric", "mau", "mau_qualifier"]
 
 
@@ -119,9 +120,13 @@ def _parse_counts(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _classify_metric(df: pd.DataFrame) -> pd.DataFrame:
-    metric = df["metric_as_reported"].fillna("")
-    is_mau = metric.str.contains(MAU_METRIC) & ~metric.str.contains(NOT_MAU_METRIC)
-    return df.assign(metric=df["metric_as_reported"], is_mau=is_mau.astype("boolean"))
+    """Keep the metric as worded and derive `is_mau` from the curated kind."""
+    kind = df["metric_kind"]
+    out = df.assign(metric=df["metric_as_reported"],
+                    is_mau=kind.eq("mau").astype("boolean"))
+    return mark_rejects(out, kind.notna() & ~kind.isin(METRIC_KINDS), "constraint-error",
+                        "metric_kind not in " + ", ".join(METRIC_KINDS) + ": "
+                        + kind.fillna(""))
 
 
 def _shape_output(df: pd.DataFrame) -> pd.DataFrame:
@@ -150,7 +155,8 @@ def clean(raw: RawFile, context: Context) -> SourceResult:
     marked = (
         raw.rows.pipe(start_marking)
         .pipe(strip_cells, list(REQUIRED_COLUMNS))
-        .pipe(require_cells, ["service", "period_end", "period_precision", "scope"])
+        .pipe(require_cells, ["service", "period_end", "period_precision", "scope",
+                              "metric_kind"])
         .pipe(_resolve_service, context)
         .pipe(_resolve_geo, context)
         .pipe(parse_dates, "period_end", "period_precision", "period_")
