@@ -15,8 +15,9 @@ from censorlab.analysis.covariates import (
     pool_rare_levels,
 )
 from censorlab.analysis.durations import (
-    apply_end_status_scenario,
-    classify_end_status,
+    CENSORING_SCENARIOS,
+    MAIN_CENSORING_SCENARIO,
+    check_end_status,
     compute_block_durations,
     select_implemented_blocks,
     summarise_duration_bounds,
@@ -47,13 +48,14 @@ from censorlab.analysis.windows import (
 )
 
 __all__ = [
+    "CENSORING_SCENARIOS",
     "CONTACT_KINDS",
+    "MAIN_CENSORING_SCENARIO",
     "add_block_covariates",
     "add_log_global_mau",
-    "apply_end_status_scenario",
     "assign_region",
+    "check_end_status",
     "check_proportional_hazards",
-    "classify_end_status",
     "classify_authority",
     "compare_with_placebo",
     "compute_block_durations",
