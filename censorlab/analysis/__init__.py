@@ -1,10 +1,29 @@
-"""Interpretations computed from the processed tables: durations, survival, windows, user base.
+"""Interpretations computed from the processed tables: durations, contact models, windows, users.
 
 Facts stay in the processed tables (``censorlab.load``); everything here is derived on
 demand, with its assumptions stated in each module's docstring, and returned as tidy pandas
-frames so notebooks can print, plot and test them.
+frames so notebooks can print, plot and test them. The design of the contact analysis (issue
+#9) is written up in ``docs/design.md``; in order, a notebook calls:
+
+1. :func:`compute_block_durations` (censoring from ``end_status``) and
+   :func:`build_analysis_units` (one unit per decision and operator home country);
+2. :func:`build_contact_intervals` / :func:`explain_sample` (start-stop rows on covered time);
+3. :func:`estimate_contact_effect` (stratified time-varying Cox, LR, profile, Firth,
+   placebo-calendar permutation), with :func:`estimate_landmark_effect`,
+   :func:`bootstrap_contact_cox` and the labelled contrast :func:`fit_naive_contact_cox`.
 """
 
+from censorlab.analysis.contact_calendar import (
+    ALL_CONTACT_LEVELS,
+    LEADER_CONTACT_LEVELS,
+    MAIN_COMPILED_BY,
+    MAIN_CONTACT_LEVELS,
+    build_gdelt_contact_calendar,
+    build_gdelt_coverage,
+    draw_placebo_calendar,
+    select_calendar_contacts,
+    select_covered_spans,
+)
 from censorlab.analysis.covariates import (
     CONTACT_KINDS,
     add_block_covariates,
@@ -48,17 +67,24 @@ from censorlab.analysis.windows import (
 )
 
 __all__ = [
+    "ALL_CONTACT_LEVELS",
     "CENSORING_SCENARIOS",
     "CONTACT_KINDS",
+    "LEADER_CONTACT_LEVELS",
     "MAIN_CENSORING_SCENARIO",
+    "MAIN_COMPILED_BY",
+    "MAIN_CONTACT_LEVELS",
     "add_block_covariates",
     "add_log_global_mau",
     "assign_region",
+    "build_gdelt_contact_calendar",
+    "build_gdelt_coverage",
     "check_end_status",
     "check_proportional_hazards",
     "classify_authority",
     "compare_with_placebo",
     "compute_block_durations",
+    "draw_placebo_calendar",
     "estimate_km",
     "estimate_survival_at",
     "estimate_users_exposed",
@@ -73,6 +99,8 @@ __all__ = [
     "rank_blocks_by_exposure",
     "run_logrank_across_bounds",
     "run_logrank_test",
+    "select_calendar_contacts",
+    "select_covered_spans",
     "select_implemented_blocks",
     "summarise_duration_bounds",
     "summarise_end_status_sensitivity",
