@@ -33,6 +33,7 @@ from censorlab.analysis.covariates import (
     group_operator_home,
     pool_rare_levels,
 )
+from censorlab.analysis.decisions import build_analysis_units
 from censorlab.analysis.durations import (
     CENSORING_SCENARIOS,
     MAIN_CENSORING_SCENARIO,
@@ -77,6 +78,7 @@ __all__ = [
     "add_block_covariates",
     "add_log_global_mau",
     "assign_region",
+    "build_analysis_units",
     "build_gdelt_contact_calendar",
     "build_gdelt_coverage",
     "check_end_status",
