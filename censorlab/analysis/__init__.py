@@ -75,6 +75,7 @@ from censorlab.analysis.survival import (
 )
 from censorlab.analysis.userbase import (
     add_log_global_mau,
+    add_metric_kind,
     estimate_users_exposed,
     lookup_mau_at_start,
     rank_blocks_by_exposure,
@@ -98,6 +99,7 @@ __all__ = [
     "MAIN_WINDOW_DAYS",
     "add_block_covariates",
     "add_log_global_mau",
+    "add_metric_kind",
     "assign_region",
     "bootstrap_contact_cox",
     "build_analysis_units",
