@@ -309,3 +309,25 @@ def test_naive_contrast_is_todays_pooled_baseline_flag_cox():
     assert naive["model"] == "naive: pooled baseline flag"
     assert naive["hazard_ratio"] == pytest.approx(expected["hazard_ratio"], rel=1e-6)
     assert naive["wald_p"] == pytest.approx(expected["p_value"], rel=1e-5)
+
+
+def test_full_analysis_row_ignores_input_row_order():
+    blocks, events, coverage = simulate_register(seed=5, n_units=30, hazard_ratio=2.0)
+    rng = np.random.default_rng(0)
+
+    def analyse(b, e, c):
+        units = build_analysis_units(compute_block_durations(b))
+        return estimate_contact_effect(units, e, c, n_permutations=9, seed=8)
+
+    pd.testing.assert_frame_equal(
+        analyse(blocks, events, coverage),
+        analyse(*(frame.sample(frac=1, random_state=rng) for frame in (blocks, events, coverage))),
+    )
+
+
+def test_an_empty_sample_gives_a_row_of_missing_estimates_not_an_error():
+    blocks, events, coverage = simulate_register(seed=5, n_units=6)
+    units = build_analysis_units(compute_block_durations(blocks))
+    row = estimate_contact_effect(units, events, coverage.iloc[0:0], n_permutations=3).iloc[0]
+    assert row["n_units"] == 0 and np.isnan(row["hazard_ratio"])
+    assert row["separation"] == "no variation" and row["permutation_p"] == 1.0

@@ -111,7 +111,11 @@ def _check_options(window_days: int | None, same_day: str) -> None:
 
 def _relative_spans(units: pd.DataFrame, spans: pd.DataFrame) -> pd.DataFrame:
     """Each unit's covered spans in days since its start (unclipped), one row per span."""
-    keyed = units[["unit_id", "dyad", "start_date", "time_days"]].dropna(subset=["dyad"])
+    domestic = units["blocking_country"].astype("string") == units["operator_country"].astype(
+        "string"
+    )
+    foreign = units.loc[~domestic.fillna(False).to_numpy(dtype=bool)]
+    keyed = foreign[["unit_id", "dyad", "start_date", "time_days"]].dropna(subset=["dyad"])
     pairs = keyed.merge(spans, on="dyad", how="inner", validate="m:m")
     start = to_epoch_days(pairs["start_date"])
     return pairs.assign(
