@@ -1,4 +1,5 @@
-# One venv inside the repo; every target creates it when missing.
+# One venv inside the repo; every target creates it when missing. The [test] extra includes
+# [notebooks] and [analysis]: the whole suite, notebooks included, needs them.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -28,4 +29,5 @@ report: $(STAMP)
 	$(BIN)/censorlab report
 
 clean:
-	rm -rf $(VENV) data/processed/*.parquet data/processed/*.json
+	rm -rf $(VENV) build dist reports/exports
+	find data/processed -mindepth 1 ! -name .gitkeep -exec rm -rf {} +

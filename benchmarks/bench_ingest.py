@@ -40,8 +40,8 @@ from pathlib import Path
 
 import psutil
 
-from censorlab import simulate
-from censorlab.engines import default_workers
+from censorlab.run.engines import default_workers
+from censorlab.sources.ooni import simulate
 
 TESTS = simulate.TEST_NAMES
 COUNTRIES = ("RU", "IR", "CN", "IT")
@@ -49,21 +49,23 @@ DAYS = 60
 
 CENSORLAB_CHILD = """
 import json, sys, time
-from censorlab.sources import ooni
-catalog = ooni.load_service_catalog()  # reference data, built once per CLI call: not timed
+from censorlab.paths import RAW_DIR
+from censorlab.run.context import build_context
+from censorlab.run.driver import run_ingest
+context = build_context(RAW_DIR)  # reference data, built once per CLI call: not timed
 started = time.perf_counter()
-manifest = ooni.ingest([sys.argv[1]], sys.argv[2], engine=sys.argv[3], service_catalog=catalog,
-                       workers=int(sys.argv[4]), scheduler=None if sys.argv[3] == "pandas"
-                       else (sys.argv[5] if len(sys.argv) > 5 else None))
-print(json.dumps({"seconds": time.perf_counter() - started,
-                  "rows_out": manifest["summary"]["rows_out"],
-                  "rows_in": manifest["summary"]["rows_in"], "timings": manifest["timings"]}))
+outcome = run_ingest("ooni", [sys.argv[1]], sys.argv[2], engine=sys.argv[3], context=context,
+                     workers=int(sys.argv[4]), scheduler=None if sys.argv[3] == "pandas"
+                     else (sys.argv[5] if len(sys.argv) > 5 else None))
+summary = outcome.manifest["summary"]
+print(json.dumps({"seconds": time.perf_counter() - started, "rows_out": summary["rows_out"],
+                  "rows_in": summary["rows_in"], "timings": outcome.timings}))
 """
 
 BASELINE_CHILD = """
 import json, sys, time
 import pyarrow as pa, pyarrow.json as pj, pyarrow.parquet as pq
-from censorlab.sources.ooni import RAW_SCHEMA
+from censorlab.sources.ooni.formats import RAW_SCHEMA
 started = time.perf_counter()
 keys = RAW_SCHEMA.field("test_keys").type
 keys = pa.struct([f for f in keys if f.name != "blocking"])

@@ -2,7 +2,8 @@
 
 The CLI parses arguments, configures logging and calls library functions; it holds no logic of
 its own, so notebooks and scripts get exactly what the command does. Library errors become a
-one-line message and exit code 2; failed validation exits 1.
+one-line message and exit code 2 (a file that could not be read is named, after the other
+files were published); failed validation, or a table whose every row was rejected, exits 1.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import sys
 from pathlib import Path
 
 from censorlab import __version__
-from censorlab.errors import CensorlabError, ValidationError
+from censorlab.errors import CensorlabError, PartialRunError, ValidationError
+from censorlab.paths import EXPORTS_DIR, NOTEBOOKS_DIR, PROCESSED_DIR, RAW_DIR, REPORTS_DIR
+from censorlab.sources import ingest_sources
 
 logger = logging.getLogger("censorlab")
 
@@ -24,62 +27,57 @@ EXIT_ERROR = 2
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
-    from censorlab.pipeline import build
+    from censorlab.run.driver import run_build
 
-    manifest = build(args.raw, args.out, as_of=args.as_of, force=args.force)
+    outcome = run_build(args.raw, args.out, as_of=args.as_of, force=args.force)
+    manifest = outcome.manifest
     rejected = sum(manifest["rejects_by_reason"].values())
     tables = ", ".join(f"{name} {info['rows']}"
                        for name, info in sorted(manifest["tables"].items()))
-    print(f"built {tables} rows (as_of {manifest['as_of']}; {rejected} rejected rows, see "
-          "rejects.parquet)")
-    return EXIT_OK
+    verb = "built" if outcome.published else "up to date (use --force to rebuild):"
+    print(f"{verb} {tables} rows in {outcome.out_dir} (as_of {manifest['as_of']}; {rejected} "
+          "rejected rows, see rejects.parquet)")
+    return _warnings(manifest)
+
+
+def _warnings(manifest: dict) -> int:
+    """Print a run's warnings; exit 1 when there are some (every row of a table rejected)."""
+    for warning in manifest["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
+    return EXIT_INVALID if manifest["warnings"] else EXIT_OK
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from censorlab.pipeline import validate
+    from censorlab.run.manifest import failed_inputs
+    from censorlab.run.outputs import load_manifest, validate
 
-    if args.dataset:
-        from censorlab.sources.ooni import verify_dataset
-
-        problems = verify_dataset(args.dataset)
-        for problem in problems:
-            print(f"INVALID: {problem}", file=sys.stderr)
-        if problems:
-            return EXIT_INVALID
-        print("valid: the dataset's rows, partitions and content hashes match its manifest")
-        return EXIT_OK
     try:
         validate(args.out)
     except ValidationError as exc:
         print(f"INVALID: {exc}", file=sys.stderr)
         return EXIT_INVALID
+    for problem in failed_inputs(load_manifest(args.out)):
+        print(f"note: published without a file that failed: {problem}", file=sys.stderr)
     print("valid: every output matches its schema and the manifest")
     return EXIT_OK
 
 
 def _cmd_sources(args: argparse.Namespace) -> int:
-    from censorlab.ingest import ingest_modules
-    from censorlab.sources import curated_modules
+    from censorlab.sources import SOURCES
 
-    rows = [
-        {"kind": "curated", **m.PROVENANCE.to_dict(), "table": m.TABLE}
-        for m in curated_modules()
-    ] + [
-        {"kind": "ingest", **m.PROVENANCE.to_dict(), "table": m.TABLE}
-        for m in ingest_modules()
-    ]
+    rows = [{"kind": s.kind, "role": "curated" if s.curated else "ingest",
+             **s.load().PROVENANCE.to_dict(), "table": s.load().TABLE} for s in SOURCES]
     if args.json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
         return EXIT_OK
     for row in rows:
-        print(f"{row['name']:<20} {row['kind']:<8} -> {row['table']:<20} {row['producer']}")
+        print(f"{row['kind']:<20} {row['role']:<8} -> {row['table']:<20} {row['producer']}")
         print(f"{'':<20} {row['url']}  [{row['licence']}]")
     return EXIT_OK
 
 
 def _cmd_checksums(args: argparse.Namespace) -> int:
-    from censorlab.checksums import diff_registry, update_registry
-    from censorlab.paths import RAW_DIR
+    from censorlab.core.checksums import diff_registry, update_registry
 
     raw = Path(args.raw or RAW_DIR)
     changes = update_registry(raw) if args.update else diff_registry(raw)
@@ -95,20 +93,18 @@ def _cmd_checksums(args: argparse.Namespace) -> int:
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
-    from censorlab.ingest import ingest
+    from censorlab.run.driver import run_ingest
 
-    manifest = ingest(args.kind, args.paths, args.out, engine=args.engine,
-                      scheduler=args.scheduler, workers=args.workers, raw_dir=args.raw)
-    summary = manifest.get("summary", {})
-    print(f"ingested {args.kind}: " + ", ".join(f"{k} {v}" for k, v in summary.items()))
-    errors = manifest.get("errors") or []
-    for error in errors:
-        print(f"error: {error}", file=sys.stderr)
-    return EXIT_ERROR if errors else EXIT_OK
+    outcome = run_ingest(args.kind, args.paths, args.out, engine=args.engine,
+                         scheduler=args.scheduler, workers=args.workers, raw_dir=args.raw)
+    summary = outcome.manifest["summary"]
+    print(f"ingested {args.kind} into {outcome.out_dir}: "
+          + ", ".join(f"{k} {v}" for k, v in summary.items()))
+    return _warnings(outcome.manifest)
 
 
 def _cmd_fetch(args: argparse.Namespace) -> int:
-    from censorlab import fetch
+    from censorlab.sources.ooni import fetch
 
     paths = fetch.fetch_ooni(probe_cc=args.cc, test_name=args.test, since=args.since,
                              until=args.until, out_dir=Path(args.out), base_url=args.base_url)
@@ -117,7 +113,6 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from censorlab.paths import NOTEBOOKS_DIR, REPORTS_DIR
     from censorlab.report import run_report
 
     written = run_report(Path(args.notebooks or NOTEBOOKS_DIR), Path(args.out or REPORTS_DIR),
@@ -130,9 +125,17 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from censorlab.export import export_table
 
-    path = export_table(args.table, fmt=args.format, out=args.output, processed_dir=args.out)
+    path = export_table(args.table, fmt=args.format, out=args.out, processed_dir=args.source)
     print(path)
     return EXIT_OK
+
+
+def _shown(path: Path) -> str:
+    """A default path as the help shows it: relative to the current directory when inside it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -143,17 +146,16 @@ def make_parser() -> argparse.ArgumentParser:
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("build", help="rebuild data/processed from data/raw")
-    p.add_argument("--raw", help="raw directory (default data/raw)")
-    p.add_argument("--out", help="output directory (default data/processed)")
+    p = sub.add_parser("build", help="rebuild the curated tables from the raw directory")
+    p.add_argument("--raw", help=f"raw directory (default {_shown(RAW_DIR)})")
+    p.add_argument("--out", help=f"output directory (default {_shown(PROCESSED_DIR)})")
     p.add_argument("--as-of", help="date at which ongoing blocks are censored (YYYY-MM-DD)")
     p.add_argument("--force", action="store_true", help="rebuild even when up to date")
     p.set_defaults(func=_cmd_build)
 
-    p = sub.add_parser("validate", help="re-check outputs against schemas and the manifest")
-    p.add_argument("--out", help="output directory (default data/processed)")
-    p.add_argument("--dataset", help="instead, an ingested ooni_measurements directory: "
-                   "recompute its content hashes and row counts")
+    p = sub.add_parser("validate", help="re-check any output (build or ingest) against its "
+                       "schemas and manifest")
+    p.add_argument("--out", help=f"output directory (default {_shown(PROCESSED_DIR)})")
     p.set_defaults(func=_cmd_validate)
 
     p = sub.add_parser("sources", help="list every source with its provenance")
@@ -161,18 +163,24 @@ def make_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_sources)
 
     p = sub.add_parser("checksums", help="compare raw files with the checksum registry")
-    p.add_argument("--raw", help="raw directory (default data/raw)")
+    p.add_argument("--raw", help=f"raw directory (default {_shown(RAW_DIR)})")
     p.add_argument("--update", action="store_true", help="record the current hashes")
     p.set_defaults(func=_cmd_checksums)
 
-    p = sub.add_parser("ingest", help="clean downloaded data (OONI, STOP, GDELT, registry)")
-    p.add_argument("kind", help="ooni | ooni-aggregate | stop | gdelt | rkn")
+    kinds = ingest_sources()
+    p = sub.add_parser("ingest", help="clean downloaded data: " + ", ".join(
+        s.kind for s in kinds), formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="kinds:\n" + "\n".join(f"  {s.kind:<16} {s.summary}" for s in kinds))
+    p.add_argument("kind", choices=[s.kind for s in kinds], metavar="KIND",
+                   help=" | ".join(s.kind for s in kinds))
     p.add_argument("paths", nargs="+", help="files or directories")
-    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--out", required=True, help="output directory (one kind per directory)")
     p.add_argument("--engine", default="pandas", choices=["pandas", "dask"])
     p.add_argument("--scheduler", help="Dask scheduler address (default: a LocalCluster)")
-    p.add_argument("--workers", type=int, default=2, help="LocalCluster workers")
-    p.add_argument("--raw", help="raw directory for reference tables (default data/raw)")
+    p.add_argument("--workers", type=int, default=None, help="threads or LocalCluster workers "
+                   "(default: the CPUs available)")
+    p.add_argument("--raw", help=f"raw directory of the reference tables (default "
+                   f"{_shown(RAW_DIR)})")
     p.set_defaults(func=_cmd_ingest)
 
     p = sub.add_parser("fetch", help="download measurements (needs internet)")
@@ -185,17 +193,18 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--base-url", default=None, help="API base URL (tests use a local server)")
     p.set_defaults(func=_cmd_fetch)
 
-    p = sub.add_parser("report", help="execute the notebooks and write HTML to reports/")
-    p.add_argument("--notebooks", help="notebook directory (default notebooks/)")
-    p.add_argument("--out", help="report directory (default reports/)")
+    p = sub.add_parser("report", help="execute the notebooks and write HTML reports")
+    p.add_argument("--notebooks", help=f"notebook directory (default {_shown(NOTEBOOKS_DIR)})")
+    p.add_argument("--out", help=f"report directory (default {_shown(REPORTS_DIR)})")
     p.add_argument("--timeout", type=int, default=600, help="seconds per cell")
     p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("export", help="export a table as CSV or XLSX (formula-safe)")
     p.add_argument("table")
     p.add_argument("--format", default="csv", choices=["csv", "xlsx"])
-    p.add_argument("--output", help="output file (default reports/exports/<table>.<format>)")
-    p.add_argument("--out", help="processed directory (default data/processed)")
+    p.add_argument("--from", dest="source", metavar="DIR", help="output directory holding the "
+                   f"table: a build or an ingest (default {_shown(PROCESSED_DIR)})")
+    p.add_argument("--out", help=f"file to write (default {_shown(EXPORTS_DIR)}/<table>.<format>)")
     p.set_defaults(func=_cmd_export)
     return parser
 
@@ -206,6 +215,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args)
+    except PartialRunError as exc:
+        print(f"published {exc.manifest['kind']} without {len(exc.file_errors)} file(s) that "
+              "failed:", file=sys.stderr)
+        for error in exc.file_errors:
+            print(f"error: {error}", file=sys.stderr)
+        return EXIT_ERROR
     except (CensorlabError, OSError) as exc:  # OSError: full disk, unwritable output, ...
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 
@@ -32,6 +33,10 @@ class RawFileError(CensorlabError):
             shown = shown[:117] + "..."
         super().__init__(f"{where}: {message} (value: {shown})")
 
+    def __reduce__(self):
+        """Pickle with the constructor's arguments (a Dask worker sends it back to the client)."""
+        return type(self), (self.path, self.line, self.value, self.reason)
+
 
 class ChecksumMismatchError(CensorlabError):
     """A raw file differs from the sha256 recorded in the checksum registry."""
@@ -40,11 +45,41 @@ class ChecksumMismatchError(CensorlabError):
         self.path = str(path)
         self.expected = expected
         self.actual = actual
+        raw_dir = shlex.quote(str(Path(path).parent))
         super().__init__(
             f"{self.path}: sha256 mismatch: registry has {expected}, file has {actual}. "
-            "If the edit is intended, run `censorlab checksums --raw DIR --update`."
+            f"If the edit is intended, run `censorlab checksums --raw {raw_dir} --update`."
         )
+
+    def __reduce__(self):
+        """Pickle with the constructor's arguments."""
+        return type(self), (self.path, self.expected, self.actual)
 
 
 class ValidationError(CensorlabError):
     """Processed outputs disagree with their schema or manifest."""
+
+
+class OutputLockedError(CensorlabError):
+    """Another live run holds the output directory's lock."""
+
+
+class PartialRunError(CensorlabError):
+    """The run published its output, but some input files could not be read.
+
+    The one error policy of every run (docs/contract.md): a file-level error stops that file
+    only; the other files finish, the output is published without the failed files' rows, and
+    the manifest lists each error. This exception is raised after publishing so that a script
+    cannot miss it; the CLI turns it into exit code 2.
+
+    Attributes:
+        manifest: The published manifest (its ``errors`` name every failed file).
+        file_errors: The RawFileError of each failed file.
+    """
+
+    def __init__(self, manifest: dict, file_errors: list[RawFileError]):
+        self.manifest = manifest
+        self.file_errors = list(file_errors)
+        names = "; ".join(str(e) for e in self.file_errors)
+        super().__init__(f"{len(self.file_errors)} file(s) could not be read and were left out "
+                         f"of the published output: {names}")

@@ -4,8 +4,9 @@ Parquet stores every cell verbatim (`=HYPERLINK(...)` in a note is data). A spre
 it, so CSV and XLSX exports escape it the OWASP way: a text cell starting with `=`, `+`, `-`,
 `@`, a tab or a carriage return gets a leading single quote. List cells are joined with `; `
 (and the joined text escaped). Files are written atomically; the default place is
-`reports/exports/<table>.<fmt>`, and the table name is checked against the data dictionary so it
-can never steer the path elsewhere.
+`reports/exports/<table>.<fmt>` (git-ignored), and the table name is checked against the data
+dictionary so it can never steer the path elsewhere. Any published output can be exported: the
+curated build's tables and an ingest's (``--from DIR``).
 """
 
 from __future__ import annotations
@@ -16,16 +17,17 @@ from pathlib import Path
 
 import pandas as pd
 
+from censorlab.core.storage import atomic_path
 from censorlab.errors import CensorlabError
+from censorlab.paths import EXPORTS_DIR
+from censorlab.run.outputs import load
 from censorlab.schema import TABLES
-from censorlab.storage import atomic_path
 
 logger = logging.getLogger(__name__)
 
 FORMATS = ("csv", "xlsx")
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 LIST_JOINER = "; "
-EXPORTS_SUBDIR = "exports"
 # Control characters that XLSX (XML 1.0) cannot hold; openpyxl refuses them.
 _XLSX_ILLEGAL = re.compile(r"[\000-\010\013\014\016-\037]")
 
@@ -69,10 +71,8 @@ def _check_table(table: str) -> str:
 
 
 def default_export_path(table: str, fmt: str) -> Path:
-    """Return `reports/exports/<table>.<fmt>` for a checked table name."""
-    from censorlab.paths import REPORTS_DIR
-
-    base = (REPORTS_DIR / EXPORTS_SUBDIR).resolve()
+    """Return `<exports dir>/<table>.<fmt>` for a checked table name (see censorlab.paths)."""
+    base = EXPORTS_DIR.resolve()
     target = (base / f"{_check_table(table)}.{fmt}").resolve()
     if target.parent != base:  # pragma: no cover - _check_table already forbids separators
         raise CensorlabError(f"export path {target} escapes {base}")
@@ -90,8 +90,10 @@ def export_table(
     Args:
         table: A table name from `schema.TABLES` (e.g. `block_events`).
         fmt: `csv` or `xlsx`.
-        out: Output file chosen by the user; default `reports/exports/<table>.<fmt>`.
-        processed_dir: Directory of the build (default `data/processed`).
+        out: Output file chosen by the user; default `reports/exports/<table>.<fmt>` (in a
+            checkout; the user data directory when installed).
+        processed_dir: The output directory holding the table: the curated build (default)
+            or an ingest's ``--out``.
 
     Returns:
         The path written.
@@ -99,8 +101,6 @@ def export_table(
     Raises:
         CensorlabError: Unknown table or format, or no build to export from.
     """
-    from censorlab.pipeline import load
-
     table = _check_table(table)
     if fmt not in FORMATS:
         raise CensorlabError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")

@@ -23,6 +23,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
+from censorlab.paths import FIGURES_DIR
+
 logger = logging.getLogger(__name__)
 
 STYLE = "censorlab.paper"
@@ -313,8 +315,6 @@ def plot_users_exposed(
 
 
 def _default_figures_dir() -> Path:
-    from censorlab.paths import FIGURES_DIR
-
     return FIGURES_DIR
 
 

@@ -33,6 +33,11 @@ DIPLOMATIC_KINDS = (
     "agreement",
     "call",
 )
+# The kinds that are contact between the two governments (cooperative), as the analyses read
+# them; disputes and sanctions are not contact.
+CONTACT_KINDS = ("negotiation", "summit", "agreement", "call", "state_visit")
+if not set(CONTACT_KINDS) <= set(DIPLOMATIC_KINDS):  # pragma: no cover - an edit mistake
+    raise ValueError("CONTACT_KINDS must be diplomatic kinds")
 SERVICE_KINDS = (
     "messenger",
     "social",
@@ -191,7 +196,6 @@ _FIELD_LIST = [
 FIELDS: dict[str, Field] = {f.name: f for f in _FIELD_LIST}
 
 # --- measurement tables (OONI, aggregation API): fields added here -------------------------
-VERDICT_TESTS = ("whatsapp", "telegram", "facebook_messenger", "signal", "web_connectivity")
 FIELDS.update({f.name: f for f in [
     Field("measurement_uid", STRING, "OONI's measurement_uid, or (when the raw line has none) "
           "'h' + the first 31 hex digits of sha256(report_id|input|measurement_start_time)."),
@@ -211,7 +215,8 @@ FIELDS.update({f.name: f for f in [
     Field("verdict", STRING, "censorlab's reading of the test keys: ok, blocked or failure "
           "(the measurement cannot tell).", allowed=VERDICTS),
     Field("verdict_rule", STRING, "Which test keys decided the verdict, e.g. "
-          "telegram:tcp_blocking (rules in censorlab.sources.ooni)."),
+          "telegram:tcp_blocking (rules in censorlab/sources/ooni/verdicts.py and "
+          "reliability.py)."),
     Field("software_name", STRING, "Probe software (censorlab-simulator marks synthetic data)."),
     Field("software_version", STRING, "Version of the probe software."),
     Field("domain", STRING, "Domain axis of an aggregation query."),

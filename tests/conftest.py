@@ -72,14 +72,32 @@ def built_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def clean_context(tmp_path_factory):
-    """A BuildContext with countries and the services catalog, for calling `clean` directly."""
-    from censorlab.pipeline import _load_country_resolver
-    from censorlab.provenance import BuildContext
-    from censorlab.services import ServiceCatalog
-    from censorlab.sources import services
+    """The run's reference context (countries, services, crosswalk), for calling `clean`."""
+    from censorlab.run.context import build_context
 
-    raw = write_raw_dir(tmp_path_factory.mktemp("context_raw"))
-    context = BuildContext(raw_dir=raw, countries=_load_country_resolver(raw))
-    context.services = ServiceCatalog(
-        services.clean(services.read_raw(raw / "services.csv"), context).table)
-    return context
+    return build_context(write_raw_dir(tmp_path_factory.mktemp("context_raw")))
+
+
+@pytest.fixture(scope="session")
+def reference_context():
+    """The reference context of data/raw, as an ingest builds it."""
+    from censorlab.run.context import build_context
+
+    return build_context(REPO_RAW)
+
+
+def published(out: Path) -> tuple[Path, dict]:
+    """(generation directory, manifest) of a published output."""
+    from censorlab.run.publish import read_published_manifest
+
+    found = read_published_manifest(out)
+    assert found is not None, f"nothing published in {out}"
+    return found
+
+
+def read_output(out: Path, table: str):
+    """A table of a published output as an Arrow table (rejects included)."""
+    import pyarrow.parquet as pq
+
+    generation, manifest = published(out)
+    return pq.read_table(generation / manifest["tables"][table]["path"])

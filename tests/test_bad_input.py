@@ -26,8 +26,8 @@ from conftest import (
 )
 
 import censorlab
-from censorlab.errors import RawFileError
-from censorlab.rawcsv import read_delimited
+from censorlab.errors import PartialRunError, RawFileError
+from censorlab.reading.delimited import read_delimited
 from censorlab.sources import block_events
 
 CURATED_FILES = ("services.csv", "block_events.csv", "mau.csv", "diplomatic_events.csv")
@@ -53,13 +53,25 @@ def build_case(tmp_path, **files):
 
 
 def build_error(tmp_path, **files) -> RawFileError:
-    """Build a raw dir that must stop with RawFileError; check no output was written."""
+    """Build a raw dir with one unreadable file; return its RawFileError.
+
+    The one error policy: the file is left out, the rest is published, the manifest and the
+    exception name the file, and the table of that file holds none of its rows.
+    """
     raw = write_raw_dir(tmp_path / "raw", **files)
     out = tmp_path / "out"
-    with pytest.raises(RawFileError) as info:
+    with pytest.raises(PartialRunError) as info:
         censorlab.build(raw, out)
-    assert not out.exists() or not any(out.iterdir()), "a failed build left output behind"
-    return info.value
+    (error,) = info.value.file_errors
+    manifest = censorlab.load_manifest(out)
+    name = error.path.rsplit("/", 1)[-1]
+    assert manifest["inputs"][name]["error"] == str(error)
+    assert manifest["inputs"][name]["rows_read"] == 0
+    assert manifest["errors"] == [f"{name}: {error}"]
+    table = name.removesuffix(".csv")
+    assert manifest["tables"][table]["rows"] == 0
+    assert censorlab.validate(out) == []
+    return error
 
 
 def block(*rows: str) -> str:

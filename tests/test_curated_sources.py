@@ -6,10 +6,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from censorlab.pipeline import _load_country_resolver
-from censorlab.provenance import BuildContext
-from censorlab.services import ServiceCatalog
-from censorlab.sources import block_events, diplomatic_events, mau, services
+from censorlab.run.context import build_context
+from censorlab.sources import block_events, diplomatic_events, mau
 
 REPO_RAW = Path(__file__).resolve().parents[1] / "data" / "raw"
 BLOCK_HEADER = ("event_id,service,operator,operator_country,blocking_country,authority,"
@@ -22,16 +20,13 @@ def context(tmp_path_factory):
     raw = tmp_path_factory.mktemp("raw")
     for name in ("services.csv", "country_aliases.csv"):
         shutil.copy(REPO_RAW / name, raw / name)
-    ctx = BuildContext(raw_dir=raw, countries=_load_country_resolver(raw))
-    ctx.services = ServiceCatalog(services.clean(services.read_raw(raw / "services.csv"),
-                                                 ctx).table)
-    return ctx
+    return build_context(raw)
 
 
 def _clean(module, tmp_path, text, context):
     path = tmp_path / module.RAW_FILES[0]
     path.write_text(text, encoding="utf-8")
-    return module.clean(module.read_raw(path), context)
+    return module.clean(module.read(path, context), context)
 
 
 def test_wechat_block_in_russia_is_cleaned_with_precision(tmp_path, context):

@@ -11,9 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 
 import censorlab
+from censorlab.core.storage import METADATA_KEY
 from censorlab.paths import PROCESSED_DIR
 from censorlab.schema import TABLES
-from censorlab.storage import METADATA_KEY
 
 
 @pytest.fixture(scope="module")

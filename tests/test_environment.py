@@ -1,4 +1,7 @@
-"""pyproject.toml is the single source of dependencies; environment.yml must mirror it."""
+"""pyproject.toml is the single source of dependencies; environment.yml must mirror it.
+
+environment.yml is the developers' environment: the core dependencies and every extra.
+"""
 
 import re
 import tomllib
@@ -20,10 +23,13 @@ def _requirement(text: str) -> tuple[str, str | None]:
 
 def _pyproject() -> tuple[dict[str, str | None], str]:
     data = tomllib.loads((REPO / "pyproject.toml").read_text())
-    deps = data["project"]["dependencies"] + data["project"]["optional-dependencies"]["test"]
+    extras = data["project"]["optional-dependencies"]
+    deps = data["project"]["dependencies"] + [d for group in extras.values() for d in group]
     wanted = {}
     for dep in deps:
         name, floor = _requirement(dep)
+        if name == data["project"]["name"]:
+            continue  # an extra that includes another (censorlab[analysis])
         wanted[CONDA_NAMES.get(name, name)] = floor
     python_floor = data["project"]["requires-python"].removeprefix(">=")
     return wanted, python_floor

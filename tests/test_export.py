@@ -77,9 +77,7 @@ def test_unknown_format_is_an_error(built_dir):
 
 
 def test_default_path_is_reports_exports(monkeypatch, tmp_path, built_dir):
-    import censorlab.paths
-
-    monkeypatch.setattr(censorlab.paths, "REPORTS_DIR", tmp_path / "reports")
+    monkeypatch.setattr(export, "EXPORTS_DIR", tmp_path / "reports" / "exports")
     path = export_table("services", processed_dir=built_dir[1])
     assert path == (tmp_path / "reports" / "exports" / "services.csv").resolve()
     assert path.read_text(encoding="utf-8").startswith("service_id,")
@@ -98,7 +96,7 @@ def test_failed_export_leaves_no_file(monkeypatch, tmp_path, built_dir):
 
 def test_cli_export(tmp_path, built_dir, capsys):
     target = tmp_path / "d.xlsx"
-    assert main(["export", "diplomatic_events", "--format", "xlsx", "--output", str(target),
-                 "--out", str(built_dir[1])]) == EXIT_OK
+    assert main(["export", "diplomatic_events", "--format", "xlsx", "--out", str(target),
+                 "--from", str(built_dir[1])]) == EXIT_OK  # --out is what it writes, as in build
     assert target.exists() and str(target) in capsys.readouterr().out
-    assert main(["export", "../etc", "--out", str(built_dir[1])]) == EXIT_ERROR
+    assert main(["export", "../etc", "--from", str(built_dir[1])]) == EXIT_ERROR

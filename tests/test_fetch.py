@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from censorlab import fetch
-from censorlab.sources import ooni
+import censorlab
+from censorlab.sources.ooni import fetch
 
 SPEC = Path(__file__).parent / "fixtures" / "ooni" / "spec_examples.jsonl"
 
@@ -95,7 +95,7 @@ def test_fetch_pages_days_and_resumes(server, tmp_path):
     FakeApi.requests = []
     fetch.fetch_ooni("IT", "telegram", "2022-12-07", "2022-12-09", tmp_path, base_url=server)
     assert FakeApi.requests == []  # complete days are not fetched again
-    result = ooni.ingest([tmp_path / "IT"], tmp_path / "out")
+    result = censorlab.ingest("ooni", [tmp_path / "IT"], tmp_path / "out")
     assert result["summary"]["rows_out"] == 4
 
 

@@ -7,16 +7,17 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from censorlab import countries, dates, units
-from censorlab.countries import CountryResolver
-from censorlab.dates import DateParseError, parse_partial_date
+from censorlab.cleaning import dates, units
+from censorlab.cleaning.dates import DateParseError, parse_partial_date
+from censorlab.cleaning.units import CountParseError, parse_user_count
+from censorlab.core.storage import content_hash, to_arrow
 from censorlab.errors import RawFileError
-from censorlab.rawcsv import read_delimited
-from censorlab.storage import content_hash, to_arrow
-from censorlab.units import CountParseError, parse_user_count
+from censorlab.reading.delimited import read_delimited
+from censorlab.reference import countries, crosswalk
+from censorlab.reference.countries import CountryResolver
 
 
-@pytest.mark.parametrize("module", [countries, dates, units])
+@pytest.mark.parametrize("module", [countries, crosswalk, dates, units])
 def test_docstring_examples_run(module):
     failures, tried = doctest.testmod(module)
     assert tried > 0 and failures == 0
@@ -131,8 +132,8 @@ def test_content_hash_ignores_row_order_but_not_values():
 def test_arrow_rejects_table_equals_the_pandas_path():
     import random
 
-    from censorlab.rejects import make_rejects, rejects_table
-    from censorlab.storage import to_arrow
+    from censorlab.core.rejects import make_rejects, rejects_table
+    from censorlab.core.storage import to_arrow
 
     rng = random.Random(1)
     records = [{"dataset": rng.choice(["ooni", "stop"]),

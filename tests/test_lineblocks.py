@@ -4,9 +4,9 @@ import time
 
 import pytest
 
-from censorlab import lineblocks
-from censorlab.checksums import file_sha256
+from censorlab.core.checksums import file_sha256
 from censorlab.errors import RawFileError
+from censorlab.reading import lineblocks
 
 
 def _lines(n: int) -> list[bytes]:

@@ -20,12 +20,12 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from censorlab.countries import CountryResolver, normalise_name, strip_footnote
-from censorlab.dates import DateParseError, parse_partial_date
+from censorlab.cleaning.dates import DateParseError, parse_partial_date
+from censorlab.cleaning.units import CountParseError, parse_user_count
+from censorlab.core.storage import content_hash, to_arrow
+from censorlab.reference.countries import CountryResolver, normalise_name, strip_footnote
 from censorlab.schema import REASON_CODES, SCOPES
 from censorlab.sources import block_events, diplomatic_events, mau, services
-from censorlab.storage import content_hash, to_arrow
-from censorlab.units import CountParseError, parse_user_count
 
 SETTINGS = settings(max_examples=20, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture,
@@ -136,7 +136,7 @@ def write_csv(path, rows, columns):
 def clean_rows(module, rows, columns, directory, context):
     path = directory / module.RAW_FILES[0]
     write_csv(path, rows, columns)
-    return module.clean(module.read_raw(path), context)
+    return module.clean(module.read(path, context), context)
 
 
 def check_result(result, n_rows):

@@ -11,12 +11,18 @@ import pyarrow.parquet as pq
 import pytest
 
 import censorlab
-from censorlab.checksums import file_sha256
 from censorlab.cli import EXIT_INVALID, EXIT_OK, main
+from censorlab.core.checksums import file_sha256
+from censorlab.core.storage import METADATA_KEY, content_hash, read_provenance
 from censorlab.errors import ValidationError
-from censorlab.pipeline import CURATED_TABLES, raw_file_names
 from censorlab.schema import SCHEMA_VERSION
-from censorlab.storage import METADATA_KEY, content_hash, read_provenance
+from censorlab.sources import REFERENCE_FILES, curated_sources
+
+CURATED_TABLES = (*(s.load().TABLE for s in curated_sources()), "rejects")
+
+
+def raw_file_names() -> set[str]:
+    return {*REFERENCE_FILES, *(f for s in curated_sources() for f in s.load().RAW_FILES)}
 
 
 def test_two_builds_give_identical_hashes_and_bytes(built_dir, tmp_path):
@@ -80,7 +86,7 @@ def _edit_manifest(out, change):
 
 def _rewrite_parquet(out, table, change, keep_metadata_hash=True):
     """Rewrite a table with changed values; keep (or update) the hash in the metadata."""
-    path = out / f"{table}.parquet"
+    path = (out / f"{table}.parquet").resolve()  # the published file, not its stable link
     arrow_table = pq.read_table(path)
     new = change(arrow_table)
     meta = dict(arrow_table.schema.metadata)
@@ -117,7 +123,7 @@ TAMPERS = {
             content_hash=read_provenance(out / "block_events.parquet")["content_hash"]))),
     "row dropped": lambda out: _rewrite_parquet(out, "diplomatic_events",
                                                 lambda t: t.slice(0, 0)),
-    "file deleted": lambda out: (out / "services.parquet").unlink(),
+    "file deleted": lambda out: (out / "services.parquet").resolve().unlink(),
     "garbage bytes": lambda out: (out / "rejects.parquet").write_bytes(b"not parquet"),
 }
 

@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from censorlab import simulate
+from censorlab.sources.ooni import simulate
 
 
 def _scenario(**kw):
@@ -71,8 +71,8 @@ def test_benchmark_script_smoke():
     from pathlib import Path
 
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_ingest.py"
-    done = subprocess.run([sys.executable, str(script), "--rows", "200"], capture_output=True,
-                          text=True, check=True, timeout=300)
+    done = subprocess.run([sys.executable, str(script), "--rows", "200", "--repeat", "1"],
+                          capture_output=True, text=True, check=True, timeout=300)
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert {"rows", "seconds", "rows_per_s", "peak_rss_mb", "baseline_seconds",
             "ratio"} <= set(result)

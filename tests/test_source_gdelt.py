@@ -5,12 +5,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import read_output
 
-from censorlab.crosswalk import cameo_to_alpha2, crosswalk, fips_to_alpha2
+import censorlab
 from censorlab.errors import RawFileError
-from censorlab.ingest import reference_context
+from censorlab.reference.crosswalk import Crosswalk
+from censorlab.run.driver import run_ingest
 from censorlab.sources import gdelt
-from censorlab.storage import read_frame
 
 FIXTURES = Path(__file__).parent / "fixtures" / "gdelt"
 DAILY = FIXTURES / "20240121.export.CSV"
@@ -21,14 +22,18 @@ P5_G20 = ["US", "GB", "FR", "RU", "CN", "AR", "AU", "BR", "CA", "DE", "IN", "ID"
 
 
 @pytest.fixture(scope="module")
-def context():
-    return reference_context()
+def context(reference_context):
+    return reference_context
+
+
+def ingest(paths, out, context, **options):
+    return run_ingest("gdelt", paths, out, context=context, **options).manifest
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory, context):
     out = tmp_path_factory.mktemp("gdelt")
-    return out, gdelt.ingest([DAILY, ZIPPED], out, context=context)
+    return out, ingest([DAILY, ZIPPED], out, context)
 
 
 def test_fixture_layout():
@@ -38,19 +43,22 @@ def test_fixture_layout():
 
 def test_counts_and_accounting(built):
     _, manifest = built
-    assert manifest["summary"] == {"rows_in": 17, "rows_out": 7, "rows_rejected": 4,
-                                   "rows_filtered": 5, "rows_split": 0, "duplicates": 1}
-    daily, zipped = manifest["inputs"]
-    assert (daily["records_read"], daily["rows_filtered"], daily["rows_read"],
+    assert manifest["summary"] == {"files": 2, "rows_in": 17, "rows_out": 7, "rows_rejected": 4,
+                                   "rows_filtered": 5, "rows_split": 0, "rows_merged": 1,
+                                   "file_errors": 0}
+    daily = manifest["inputs"]["20240121.export.CSV"]
+    zipped = manifest["inputs"]["20240122000000.export.CSV.zip"]
+    assert (daily["rows_read"] + daily["rows_filtered"], daily["rows_filtered"], daily["rows_read"],
             daily["rows_clean"], daily["rows_rejected"], daily["rows_out"]) == (14, 4, 10, 6, 4, 6)
-    assert (zipped["records_read"], zipped["rows_filtered"], zipped["rows_merged"],
+    assert (zipped["rows_read"] + zipped["rows_filtered"], zipped["rows_filtered"],
+            zipped["rows_merged"],
             zipped["rows_out"]) == (3, 1, 1, 1)
     assert daily["repairs"] == ["1 GDELT 1.0 lines (58 columns) read with the 1.0 layout"]
 
 
 def test_events_are_mapped(built):
     out, _ = built
-    table = read_frame(out / "gdelt_events.parquet").set_index("event_id")
+    table = censorlab.load("gdelt_events", out).set_index("event_id")
     assert table.kind.to_dict() == {
         "GDELT-1010": "agreement", "GDELT-1001": "negotiation", "GDELT-1002": "state_visit",
         "GDELT-1003": "sanction", "GDELT-1004": "dispute", "GDELT-1005": "agreement",
@@ -72,7 +80,7 @@ def test_events_are_mapped(built):
 
 def test_rejects(built):
     out, _ = built
-    rejects = read_frame(out / "gdelt_rejects.parquet")
+    rejects = read_output(out, "rejects").to_pandas()
     assert dict(zip(rejects.source_line, rejects.reason_code, strict=True)) == {
         11: "missing-cell", 12: "extra-cell", 13: "type-error", 14: "constraint-error"}
 
@@ -84,24 +92,25 @@ def test_cameo_set_is_documented():
 
 def test_dask_engine_gives_the_same_content_hash(built, tmp_path, context):
     _, manifest = built
-    other = gdelt.ingest([DAILY, ZIPPED], tmp_path, engine="dask", scheduler="synchronous",
-                         context=context)
-    assert other["tables"] == manifest["tables"]
+    other = ingest([DAILY, ZIPPED], tmp_path, context, engine="dask", scheduler="synchronous")
+    assert other == manifest  # the manifest holds content only: no engine, no timings
 
 
 def test_order_of_files_changes_only_which_copy_is_kept(tmp_path, context):
-    manifest = gdelt.ingest([ZIPPED, DAILY], tmp_path, context=context)
-    assert manifest["summary"]["rows_out"] == 7 and manifest["summary"]["duplicates"] == 1
+    manifest = ingest([ZIPPED, DAILY], tmp_path, context)
+    assert manifest["summary"]["rows_out"] == 7 and manifest["summary"]["rows_merged"] == 1
 
 
 def test_corrupt_zip_is_a_file_error(tmp_path):
     bad = tmp_path / "x.export.CSV.zip"
     bad.write_bytes(ZIPPED.read_bytes()[:40])
     with pytest.raises(RawFileError, match="zip"):
-        gdelt.read_raw(bad)
+        gdelt.read(bad)
 
 
 def test_crosswalk_maps_fips_and_cameo():
+    crosswalk = Crosswalk()
+    fips_to_alpha2, cameo_to_alpha2 = crosswalk.fips_to_alpha2, crosswalk.cameo_to_alpha2
     assert [fips_to_alpha2(c) for c in ("CH", "RS", "UK", "GM", "KS", "TU", "SZ")] == [
         "CN", "RU", "GB", "DE", "KR", "TR", "CH"]
     assert cameo_to_alpha2("CHN") == "CN" and cameo_to_alpha2("AFR") is None
@@ -113,7 +122,7 @@ def test_crosswalk_covers_block_events_and_p5_g20():
         rows = list(csv.DictReader(handle))
     needed = {r["blocking_country"] for r in rows} | {
         c for r in rows for c in r["operator_country"].split(";") if c}
-    table = crosswalk().set_index("iso2")
+    table = Crosswalk().frame.set_index("iso2")
     needed |= set(P5_G20)
     assert needed <= set(table.index)
     assert (table.loc[sorted(needed), "fips104"] != "").all()

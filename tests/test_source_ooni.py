@@ -9,33 +9,50 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
+from conftest import published, read_output
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from censorlab import lineblocks, simulate
-from censorlab.sources import ooni
-from censorlab.storage import OrderedDigest
+import censorlab
+from censorlab.core.storage import OrderedDigest
+from censorlab.errors import PartialRunError
+from censorlab.reading import lineblocks
+from censorlab.run.driver import run_ingest
+from censorlab.sources.ooni import dataset, formats, simulate, spool, writer
+from censorlab.sources.ooni.cleaning import clean, fallback_uid
+from censorlab.sources.ooni.parse import RawBlocks, _parse_block_python, _try_arrow, parse_block
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ooni"
 
 
 @pytest.fixture(scope="module")
-def catalog():
-    return ooni.load_service_catalog()
+def catalog(reference_context):
+    return reference_context
+
+
+def ingest(paths, out, context, **options):
+    """Ingest OONI files; return the published manifest (PartialRunError propagates)."""
+    return run_ingest("ooni", paths, out, context=context, **options).manifest
+
+
+def clean_block(block: bytes, context):
+    """Parse and clean one block as the ingest does; return (clean table, reject records)."""
+    result = clean(RawBlocks([parse_block(1, block, True, "f")], name="f"), context)
+    return result.table, result.rejects.to_pylist()
 
 
 @pytest.fixture(scope="module")
 def fixture_build(tmp_path_factory, catalog):
     out = tmp_path_factory.mktemp("ooni")
-    result = ooni.ingest([FIXTURES / "spec_examples.jsonl", FIXTURES / "messy.jsonl.gz"], out,
-                         service_catalog=catalog, workers=1)
-    table = ooni.read_dataset(Path(result["dataset_dir"])).to_pandas()
-    rejects = ooni.read_rejects(Path(result["dataset_dir"])).to_pandas()
-    return result, table, rejects
+    result = ingest([FIXTURES / "spec_examples.jsonl", FIXTURES / "messy.jsonl.gz"], out,
+                    catalog, workers=1)
+    table = dataset.read_dataset(censorlab.dataset_path(out)).to_pandas()
+    rejects = read_output(out, "rejects").to_pandas()
+    return out, result, table, rejects
 
 
 def test_spec_examples_verdicts(fixture_build):
-    _, table, _ = fixture_build
+    _, _, table, _ = fixture_build
     spec = table[table.source_file == "spec_examples.jsonl"].set_index("test_name")
     assert len(spec) == 5
     assert spec.verdict.to_dict() == {
@@ -54,14 +71,14 @@ def test_spec_examples_verdicts(fixture_build):
         "whatsapp": "whatsapp", "signal": "signal", "web_connectivity": "<null>"}
     assert set(spec.probe_asn) == {30722}
     tg = spec.loc["telegram"]
-    assert tg.measurement_uid == ooni.fallback_uid(
+    assert tg.measurement_uid == fallback_uid(
         "20221207T105155Z_telegram_IT_30722_n1_epDRF015yWFhSlX4", None, "2022-12-07 10:51:55")
     assert tg.measurement_start_time == pd.Timestamp("2022-12-07 10:51:55", tz="UTC")
     assert tg.measurement_month == "2022-12"
 
 
 def test_messy_lines_each_handled(fixture_build):
-    _, table, rejects = fixture_build
+    _, _, table, rejects = fixture_build
     messy = table[table.source_file == "messy.jsonl.gz"].set_index("source_line")
     assert messy.verdict.to_dict() == {1: "blocked", 2: "failure", 3: "blocked", 11: "blocked",
                                        12: "ok"}
@@ -84,42 +101,42 @@ def test_messy_lines_each_handled(fixture_build):
 
 
 def test_accounting_per_file(fixture_build):
-    result, _, rejects = fixture_build
-    inputs = {i["source_file"]: i for i in result["inputs"]}
+    _, result, _, rejects = fixture_build
+    inputs = result["inputs"]
     assert {k: inputs["messy.jsonl.gz"][k] for k in
             ("rows_read", "rows_clean", "rows_rejected", "rows_merged", "rows_out")} == {
         "rows_read": 12, "rows_clean": 5, "rows_rejected": 7, "rows_merged": 0, "rows_out": 5}
     assert inputs["spec_examples.jsonl"]["rows_out"] == 5
     assert inputs["spec_examples.jsonl"]["rows_read"] == 5
-    assert result["totals"]["rejected_by_reason"] == {
-        "duplicate-row": 1, "invalid-json": 1, "no-test-keys": 1, "truncated-line": 1,
-        "type-error": 1, "withheld-probe": 2}
-    assert result["rejects"]["rows"] == len(rejects) == 7
+    assert result["rejects_by_reason"] == {
+        "ooni/duplicate-row": 1, "ooni/invalid-json": 1, "ooni/no-test-keys": 1,
+        "ooni/truncated-line": 1, "ooni/type-error": 1, "ooni/withheld-probe": 2}
+    assert result["tables"]["rejects"]["rows"] == len(rejects) == 7
     assert inputs["messy.jsonl.gz"]["sha256"].startswith("sha256:")
-    assert result["errors"] == []
+    assert result["errors"] == [] and inputs["messy.jsonl.gz"]["error"] is None
 
 
 def test_content_hash_is_recomputed_from_the_files(fixture_build, tmp_path, capsys):
     from censorlab.cli import EXIT_INVALID, EXIT_OK, main
 
-    result, _, _ = fixture_build
-    assert ooni.dataset_content_hash(result["dataset_dir"]) == result["content_hash"]
-    copy = tmp_path / "ooni_measurements"
-    shutil.copytree(result["dataset_dir"], copy)
-    shutil.copy(Path(result["dataset_dir"]).with_name("ooni_measurements_rejects.parquet"),
-                tmp_path)
-    assert ooni.verify_dataset(copy) == []
-    assert main(["validate", "--dataset", str(copy)]) == EXIT_OK
-    part = next(copy.glob("test_name=telegram/*/part-0000.parquet"))
+    out, result, _, _ = fixture_build
+    expected = result["tables"]["ooni_measurements"]["content_hash"]
+    assert dataset.dataset_content_hash(censorlab.dataset_path(out)) == expected
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy, symlinks=True)  # an archived output, links and all
+    assert censorlab.validate(copy) == []
+    assert main(["validate", "--out", str(copy)]) == EXIT_OK
+    part = next(censorlab.dataset_path(copy).glob("test_name=telegram/*/part-0000.parquet"))
     table = pq.read_table(part)
     changed = table.set_column(table.schema.get_field_index("verdict"), "verdict",
                                pa.array(["ok"] * table.num_rows))
     pq.write_table(changed.replace_schema_metadata(table.schema.metadata), part)
-    assert ooni.dataset_content_hash(copy) != result["content_hash"]
-    problems = ooni.verify_dataset(copy)
+    assert dataset.dataset_content_hash(censorlab.dataset_path(copy)) != expected
+    problems = dataset.check_dataset(censorlab.dataset_path(copy),
+                                     result["tables"]["ooni_measurements"])
     assert len(problems) == 1 and "content hash" in problems[0]
     pq.write_table(changed.slice(1), part)  # and a row lost
-    assert main(["validate", "--dataset", str(copy)]) == EXIT_INVALID
+    assert main(["validate", "--out", str(copy)]) == EXIT_INVALID
     assert "rows != manifest" in capsys.readouterr().err
 
 
@@ -147,19 +164,20 @@ def test_ordered_digest_ignores_chunking_but_not_values_or_order():
 def test_fast_and_line_parsers_give_the_same_columns():
     block = (FIXTURES / "spec_examples.jsonl").read_bytes()
     body = block[:-1]
-    fast, _ = ooni._try_arrow(block, body.count(b"\n") + 1, 1)
-    slow = ooni._parse_block_python(body, 1, True, "x")
+    fast, _ = _try_arrow(block, body.count(b"\n") + 1, 1)
+    slow = _parse_block_python(body, 1, True, "x")
     assert fast is not None and not slow.rejects
     assert fast.equals(slow.table)
 
 
 def test_dataset_layout_and_readers(fixture_build):
-    result, _, _ = fixture_build
-    root = Path(result["dataset_dir"])
+    out, _, _, _ = fixture_build
+    root = censorlab.dataset_path(out)
     parts = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.parquet"))
     assert "test_name=telegram/measurement_month=2018-04/part-0000.parquet" in parts
     assert all(part.startswith("test_name=") for part in parts)
-    assert (root.parent / "ooni_measurements_rejects.parquet").exists()
+    assert (root.parent / "rejects.parquet").exists()
+    assert (out / "ooni_measurements").resolve() == root  # the stable name, through `current`
     frame = pd.read_parquet(root, filters=[("test_name", "=", "telegram")])
     assert len(frame) == 3
     dataset = ds.dataset(str(root), format="parquet", partitioning="hive")
@@ -187,40 +205,46 @@ def test_truncated_gzip_stops_only_that_file(tmp_path, catalog):
                                 measurements_per_day=50)], seed=3)
     simulate.write_jsonl_gz(records, raw / "cut.jsonl.gz")
     simulate.cut_gzip_stream(raw / "cut.jsonl.gz", 0.5)
-    result = ooni.ingest([raw], tmp_path / "out", service_catalog=catalog, workers=1)
+    with pytest.raises(PartialRunError) as info:
+        ingest([raw], tmp_path / "out", catalog, workers=1)
+    result = info.value.manifest
     assert len(result["errors"]) == 1 and "raw/cut.jsonl.gz" in result["errors"][0]
-    assert "truncated" in result["errors"][0]
-    inputs = {i["source_file"]: i for i in result["inputs"]}
+    assert "truncated" in result["errors"][0] and "truncated" in str(info.value)
+    assert result == censorlab.load_manifest(tmp_path / "out")  # published all the same
+    inputs = result["inputs"]
     assert inputs["raw/cut.jsonl.gz"]["rows_read"] == 0
-    table = ooni.read_dataset(Path(result["dataset_dir"]))
+    table = dataset.read_dataset(censorlab.dataset_path(tmp_path / "out"))
     assert set(table["source_file"].to_pylist()) == {"raw/good.jsonl"}
     assert table.num_rows == 5
 
 
 def test_input_order_does_not_change_the_hash(tmp_path, catalog):
-    a = ooni.ingest([FIXTURES / "messy.jsonl.gz", FIXTURES / "spec_examples.jsonl"],
-                    tmp_path / "a", service_catalog=catalog, workers=1, block_bytes=300)
-    b = ooni.ingest([FIXTURES / "spec_examples.jsonl", FIXTURES / "messy.jsonl.gz"],
-                    tmp_path / "b", service_catalog=catalog, workers=2)
-    assert a["content_hash"] == b["content_hash"]
-    assert a["rejects"]["content_hash"] == b["rejects"]["content_hash"]
+    a = ingest([FIXTURES / "messy.jsonl.gz", FIXTURES / "spec_examples.jsonl"],
+               tmp_path / "a", catalog, workers=1, block_bytes=300)
+    b = ingest([FIXTURES / "spec_examples.jsonl", FIXTURES / "messy.jsonl.gz"],
+               tmp_path / "b", catalog, workers=2)
+    assert a["tables"] == b["tables"]
 
 
 def test_failed_rebuild_leaves_previous_output_whole(tmp_path, catalog, monkeypatch):
-    first = ooni.ingest([FIXTURES / "spec_examples.jsonl"], tmp_path, service_catalog=catalog)
-    before = sorted(p.relative_to(tmp_path) for p in Path(first["dataset_dir"]).rglob("*"))
+    first = ingest([FIXTURES / "spec_examples.jsonl"], tmp_path, catalog)
+    generation, _ = published(tmp_path)
+    before = sorted(p.relative_to(generation) for p in generation.rglob("*"))
 
     def boom(*args):
         raise RuntimeError("crash in stage 2")
 
-    monkeypatch.setattr(ooni, "finalize_partition", boom)
+    monkeypatch.setattr(writer, "finalize_partition", boom)
     with pytest.raises(RuntimeError):
-        ooni.ingest([FIXTURES / "messy.jsonl.gz"], tmp_path, service_catalog=catalog)
-    after = sorted(p.relative_to(tmp_path) for p in Path(first["dataset_dir"]).rglob("*"))
-    assert after == before
+        ingest([FIXTURES / "messy.jsonl.gz"], tmp_path, catalog)
+    assert published(tmp_path)[0] == generation
+    assert sorted(p.relative_to(generation) for p in generation.rglob("*")) == before
+    assert censorlab.load_manifest(tmp_path) == first
+    monkeypatch.undo()
+    ingest([FIXTURES / "messy.jsonl.gz"], tmp_path, catalog)  # removes the crashed run's files
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "ooni_measurements", "ooni_measurements_rejects.parquet"]
-    assert ooni.read_manifest(Path(first["dataset_dir"]))["rows"] == 5
+        ".censorlab", "current", "manifest.json", "ooni_measurements", "rejects.parquet"]
+    assert len(list((tmp_path / ".censorlab" / "generations").iterdir())) == 2
 
 
 def test_block_in_force_gives_blocked_verdicts(tmp_path, catalog):
@@ -230,8 +254,8 @@ def test_block_in_force_gives_blocked_verdicts(tmp_path, catalog):
         measurements_per_day=6) for test in simulate.TEST_NAMES]
     records = list(simulate.simulate_measurements(scenarios, seed=7, messiness=simulate.CLEAN))
     simulate.write_jsonl_gz(records, tmp_path / "sim.jsonl.gz")
-    result = ooni.ingest([tmp_path / "sim.jsonl.gz"], tmp_path / "out", service_catalog=catalog)
-    frame = ooni.read_dataset(Path(result["dataset_dir"])).to_pandas()
+    ingest([tmp_path / "sim.jsonl.gz"], tmp_path / "out", catalog)
+    frame = dataset.read_dataset(censorlab.dataset_path(tmp_path / "out")).to_pandas()
     frame["day"] = frame.measurement_start_time.dt.day
     during = frame.day.between(6, 8)
     assert len(frame) == 5 * 10 * 6
@@ -249,19 +273,20 @@ TELEGRAM_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-1, 2), st.tex
 @given(tcp=TELEGRAM_VALUES, http=TELEGRAM_VALUES, web=st.one_of(st.none(), st.sampled_from(
     ["ok", "blocked"]), st.booleans()), start=st.sampled_from(
     ["2018-04-17 10:00:00", "2018-02-30 10:00:00", "2018-4-17 10:00:00", None]))
-def test_any_telegram_line_is_output_or_rejected(tcp, http, web, start):
+def test_any_telegram_line_is_output_or_rejected(tcp, http, web, start, reference_context):
     record = {"measurement_start_time": start, "probe_cc": "RU", "probe_asn": "AS1",
               "report_id": "r", "test_name": "telegram", "test_version": "0.5.0",
               "test_keys": {"telegram_tcp_blocking": tcp, "telegram_http_blocking": http,
                             "telegram_web_status": web}}
     block = (json.dumps(record) + "\n").encode()
-    raw = ooni.parse_block(1, block, True, "f")
-    fast, _ = ooni._try_arrow(block, 1, 1)
-    slow = ooni._parse_block_python(block[:-1], 1, True, "f")
+    raw = parse_block(1, block, True, "f")
+    fast, _ = _try_arrow(block, 1, 1)
+    slow = _parse_block_python(block[:-1], 1, True, "f")
     if fast is not None:
         assert fast.equals(slow.table)
-    table, rejects = ooni.clean(raw, ooni.CleanContext("f", lambda host: None))
-    assert table.num_rows + len(rejects) == 1
+    result = clean(RawBlocks([raw], name="f"), reference_context)
+    table, rejects = result.table, result.rejects
+    assert table.num_rows + rejects.num_rows == 1 == result.accounting.rows_read
     if table.num_rows:
         assert table["verdict"][0].as_py() in ("ok", "blocked", "failure")
 
@@ -272,10 +297,10 @@ def test_same_uid_with_two_start_times_keeps_the_key_unique(tmp_path, catalog):
     other = dict(record, measurement_start_time="2022-12-07 11:00:00")
     path = tmp_path / "x.jsonl"
     path.write_text(json.dumps(other) + "\n" + json.dumps(record) + "\n")
-    result = ooni.ingest([path], tmp_path / "out", service_catalog=catalog)
-    table = ooni.read_dataset(Path(result["dataset_dir"]))
+    ingest([path], tmp_path / "out", catalog)
+    table = dataset.read_dataset(censorlab.dataset_path(tmp_path / "out"))
     assert table["source_line"].to_pylist() == [1]
-    rejects = ooni.read_rejects(Path(result["dataset_dir"])).to_pylist()
+    rejects = read_output(tmp_path / "out", "rejects").to_pylist()
     assert [(r["source_line"], r["reason_code"]) for r in rejects] == [(2, "duplicate-row")]
 
 
@@ -288,17 +313,16 @@ def test_same_uid_with_two_start_times_keeps_the_key_unique(tmp_path, catalog):
     (" 2018-04-17 10:00:00", False), ("0000-01-01 00:00:00", False),
     ("2100-01-01 00:00:00", False),
 ])
-def test_start_times_are_exact_or_rejected(text, valid):
+def test_start_times_are_exact_or_rejected(text, valid, reference_context):
     lines = [{"measurement_start_time": t, "probe_cc": "RU", "probe_asn": "AS1",
               "report_id": "r", "test_name": "signal", "test_version": "0.2.1",
               "test_keys": {"signal_backend_status": "ok"}}
              for t in ("2018-04-17 09:00:00", text)]  # a valid line beside: both parse paths
     block = "".join(json.dumps(line) + "\n" for line in lines).encode()
-    table, rejects = ooni.clean(ooni.parse_block(1, block, True, "f"),
-                                ooni.CleanContext("f", lambda host: None))
+    table, rejects = clean_block(block, reference_context)
     assert table.num_rows == 1 + valid
     if valid:
-        written = table["measurement_start_time"][1].as_py().strftime(ooni.TIME_FORMAT)
+        written = table["measurement_start_time"][1].as_py().strftime(formats.TIME_FORMAT)
         assert written == text
     else:
         assert [(r["source_line"], r["reason_code"]) for r in rejects] == [(2, "type-error")]
@@ -312,10 +336,10 @@ def test_same_uid_on_two_days_is_two_rows_even_when_days_are_deduplicated_togeth
     next_day = dict(record, measurement_start_time="2022-12-08 10:51:55")
     path = tmp_path / "x.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in (record, same_day, next_day)))
-    result = ooni.ingest([path], tmp_path / "out", service_catalog=catalog)
-    table = ooni.read_dataset(Path(result["dataset_dir"]))
+    ingest([path], tmp_path / "out", catalog)
+    table = dataset.read_dataset(censorlab.dataset_path(tmp_path / "out"))
     assert table["source_line"].to_pylist() == [1, 3]  # both days in one dedup batch
-    rejects = ooni.read_rejects(Path(result["dataset_dir"])).to_pylist()
+    rejects = read_output(tmp_path / "out", "rejects").to_pylist()
     assert [(r["source_line"], r["reason_code"]) for r in rejects] == [(2, "duplicate-row")]
 
 
@@ -329,8 +353,8 @@ def test_block_with_broken_lines_is_split_not_read_line_by_line():
     lines[17] = lines[17].replace("true", "1")    # 0/1 boolean: repaired by the line parser
     lines[30] = "[1, 2]"                          # not an object
     block = ("\n".join(lines) + "\n").encode()
-    raw = ooni.parse_block(1, block, True, "f")
-    slow = ooni._parse_block_python(block[:-1], 1, True, "f")
+    raw = parse_block(1, block, True, "f")
+    slow = _parse_block_python(block[:-1], 1, True, "f")
     assert not raw.fast
     assert raw.table.equals(slow.table)
     assert raw.rows_read == slow.rows_read == 40
@@ -341,8 +365,8 @@ def test_block_with_broken_lines_is_split_not_read_line_by_line():
     many = [line[:10] if i % 4 == 0 else line for i, line in enumerate(good)]
     many.insert(21, "")
     block = ("\n".join(many) + "\n").encode()
-    raw = ooni.parse_block(1, block, True, "f")
-    slow = ooni._parse_block_python(block[:-1], 1, True, "f")
+    raw = parse_block(1, block, True, "f")
+    slow = _parse_block_python(block[:-1], 1, True, "f")
     assert raw.table.equals(slow.table) and raw.rejects == slow.rejects
     assert raw.raw_texts([41]) == [good[39]]
 
@@ -362,24 +386,23 @@ def test_stopping_early_stops_the_gunzip_thread_and_closes_the_file(tmp_path):
 
 
 def test_rejects_are_streamed_sorted_and_hashed_as_a_whole_table(fixture_build):
-    from censorlab.rejects import sort_rejects
-    from censorlab.storage import content_hash
+    from censorlab.core.rejects import sort_rejects
+    from censorlab.core.storage import content_hash
 
-    result, _, _ = fixture_build
-    rejects = ooni.read_rejects(Path(result["dataset_dir"]))
+    out, result, _, _ = fixture_build
+    rejects = read_output(out, "rejects")
     assert rejects.equals(sort_rejects(rejects))
-    assert content_hash(rejects) == result["rejects"]["content_hash"]
-    assert rejects.num_rows == result["rejects"]["rows"] == 7
+    assert content_hash(rejects) == result["tables"]["rejects"]["content_hash"]
+    assert rejects.num_rows == result["tables"]["rejects"]["rows"] == 7
 
 
 def test_rejects_merge_the_same_in_small_pieces(tmp_path, catalog, monkeypatch, fixture_build):
-    result, _, _ = fixture_build
-    monkeypatch.setattr(ooni, "REJECTS_FLUSH_ROWS", 2)  # stage 1 writes rejects 2 by 2
-    small = ooni.ingest([FIXTURES / "spec_examples.jsonl", FIXTURES / "messy.jsonl.gz"],
-                        tmp_path, service_catalog=catalog, workers=1, block_bytes=300)
-    assert ooni.read_rejects(Path(small["dataset_dir"])).equals(
-        ooni.read_rejects(Path(result["dataset_dir"])))
-    assert small["rejects"]["content_hash"] == result["rejects"]["content_hash"]
+    out, result, _, _ = fixture_build
+    monkeypatch.setattr(spool, "REJECTS_FLUSH_ROWS", 2)  # stage 1 writes rejects 2 by 2
+    small = ingest([FIXTURES / "spec_examples.jsonl", FIXTURES / "messy.jsonl.gz"],
+                   tmp_path, catalog, workers=1, block_bytes=300)
+    assert read_output(tmp_path, "rejects").equals(read_output(out, "rejects"))
+    assert small["tables"]["rejects"] == result["tables"]["rejects"]
 
 
 def test_progress_counts_rows_while_a_single_file_is_read(tmp_path, catalog, monkeypatch):
@@ -397,14 +420,14 @@ def test_progress_counts_rows_while_a_single_file_is_read(tmp_path, catalog, mon
             pass
 
     bars = []
-    monkeypatch.setattr(ooni, "_progress", lambda *a: bars.append(Bar()) or bars[-1])
-    monkeypatch.setattr(ooni._RowsProgress, "REDRAW_SECONDS", 0.0)
+    monkeypatch.setattr(writer, "_progress", lambda *a: bars.append(Bar()) or bars[-1])
+    monkeypatch.setattr(writer._RowsProgress, "REDRAW_SECONDS", 0.0)
     records = simulate.simulate_measurements(
         [simulate.BlockScenario("RU", "telegram", date(2018, 4, 1), date(2018, 4, 30),
                                 measurements_per_day=100)], seed=3)
     simulate.write_jsonl_gz(records, tmp_path / "one.jsonl.gz")
-    ooni.ingest([tmp_path / "one.jsonl.gz"], tmp_path / "out", service_catalog=catalog,
-                workers=2, block_bytes=20_000)
+    ingest([tmp_path / "one.jsonl.gz"], tmp_path / "out", catalog, workers=2,
+           block_bytes=20_000)
     files_bar = bars[0]
     assert files_bar.updates == 1
     counts = [p["rows"] for p in files_bar.postfix]

@@ -5,9 +5,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from censorlab.ingest import reference_context
-from censorlab.sources import stop
-from censorlab.storage import read_frame
+import censorlab
+from censorlab.run.driver import run_ingest
 
 FIXTURES = Path(__file__).parent / "fixtures" / "stop"
 RECENT = FIXTURES / "stop_recent.csv"
@@ -15,22 +14,27 @@ OLD = FIXTURES / "stop_2019.csv"
 
 
 @pytest.fixture(scope="module")
-def context():
-    return reference_context()
+def context(reference_context):
+    return reference_context
+
+
+def ingest(paths, out, context, **options):
+    return run_ingest("stop", paths, out, context=context, **options).manifest
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory, context):
     out = tmp_path_factory.mktemp("stop")
-    manifest = stop.ingest([RECENT, OLD], out, context=context)
-    return out, manifest, read_frame(out / "stop_events.parquet").set_index("event_id")
+    manifest = ingest([RECENT, OLD], out, context)
+    return out, manifest, censorlab.load("stop_events", out).set_index("event_id")
 
 
 def test_counts_and_accounting(built):
     _, manifest, _ = built
-    assert manifest["summary"] == {"rows_in": 16, "rows_out": 12, "rows_rejected": 9,
-                                   "rows_filtered": 0, "rows_split": 6, "duplicates": 1}
-    recent, old = manifest["inputs"]
+    assert manifest["summary"] == {"files": 2, "rows_in": 16, "rows_out": 12, "rows_rejected": 9,
+                                   "rows_filtered": 0, "rows_split": 6, "rows_merged": 1,
+                                   "file_errors": 0}
+    recent, old = manifest["inputs"]["stop_recent.csv"], manifest["inputs"]["stop_2019.csv"]
     assert (recent["rows_read"], recent["rows_clean"], recent["rows_rejected"],
             recent["rows_split"], recent["rows_merged"], recent["rows_out"]) == (13, 5, 8, 5, 1, 9)
     assert (old["rows_read"], old["rows_clean"], old["rows_rejected"], old["rows_split"],
@@ -78,7 +82,7 @@ def test_older_header_is_aligned(built):
 
 def test_rejects(built):
     out, _, _ = built
-    rejects = read_frame(out / "stop_rejects.parquet")
+    rejects = censorlab.load("rejects", out)
     got = {(r.source_file, r.source_line): r.reason_code for r in rejects.itertuples()}
     assert got == {
         ("stop_2019.csv", 4): "constraint-error",
@@ -98,9 +102,8 @@ def test_rejects(built):
 
 def test_dask_engine_gives_the_same_content_hash(built, tmp_path, context):
     _, manifest, _ = built
-    other = stop.ingest([RECENT, OLD], tmp_path, engine="dask", scheduler="synchronous",
-                        context=context)
-    assert other["tables"] == manifest["tables"]
+    other = ingest([RECENT, OLD], tmp_path, context, engine="dask", scheduler="synchronous")
+    assert other == manifest
 
 
 def test_cli_ingest(tmp_path):
@@ -108,4 +111,4 @@ def test_cli_ingest(tmp_path):
 
     assert main(["ingest", "stop", str(FIXTURES), "--out", str(tmp_path)]) == 0
     assert (tmp_path / "stop_events.parquet").exists()
-    assert (tmp_path / "stop_manifest.json").exists()
+    assert censorlab.load_manifest(tmp_path)["inputs"]["stop/stop_recent.csv"]["rows_read"] == 13

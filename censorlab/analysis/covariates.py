@@ -35,11 +35,12 @@ import re
 
 import pandas as pd
 
+from censorlab import schema
 from censorlab.analysis.durations import coerce_dates
 
 logger = logging.getLogger(__name__)
 
-CONTACT_KINDS = frozenset({"negotiation", "summit", "agreement", "call", "state_visit"})
+CONTACT_KINDS = frozenset(schema.CONTACT_KINDS)
 DEFAULT_CONTACT_WINDOW_DAYS = 30
 OPERATOR_HOME_GROUPS = ("US", "CN")
 OPERATOR_HOME_OTHER = "other"

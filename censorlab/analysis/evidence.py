@@ -44,13 +44,14 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
+from censorlab import schema
 from censorlab.analysis.durations import coerce_dates
 
 logger = logging.getLogger(__name__)
 
 PANEL_KEYS = ["probe_cc", "service_id"]
 DAY = "measurement_date"
-VERDICTS = ("ok", "blocked", "failure")
+VERDICTS = schema.VERDICTS
 COUNT_COLUMNS = ["n_measurements", "n_ok", "n_blocked", "n_failure"]
 PANEL_COLUMNS = [*PANEL_KEYS, DAY, *COUNT_COLUMNS, "blocked_share"]
 SEGMENT_COLUMNS = [

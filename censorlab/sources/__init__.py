@@ -1,25 +1,83 @@
-"""Registry of raw sources: one module per raw dataset, each honouring docs/contract.md.
+"""The registry of sources: every raw dataset censorlab reads, one line each.
 
-`CURATED_SOURCES` lists, in build order, the curated tables rebuilt by `censorlab build` (the
-service reference first, because the others resolve service names through it). Downloaded
-formats (OONI, STOP, GDELT, registry dump) are ingested on demand by `censorlab ingest` and
-registered in `censorlab.ingest`.
+A source is a module (or, for OONI, a subpackage) honouring docs/contract.md::
+
+    PROVENANCE            who publishes it, where, under which licence
+    TABLE                 the processed table it feeds (a key of schema.TABLES)
+    read(path, context)   bytes -> strings (a RawFile; OONI: batches of parsed blocks)
+    clean(raw, context)   a .pipe chain of small steps ending in cleaning.finish(...)
+    RAW_FILES             curated sources: the file(s) in the raw directory
+    FILE_SUFFIXES         downloaded formats: the file names an ingest picks up
+    DEDUP_KEY             optional: columns that identify one record seen in two files
+    write(...)            optional: a table written in stages instead of by the driver (OONI)
+
+The CLI reads its ``ingest`` kinds and their help from ``SOURCES``; the curated build runs the
+``curated`` ones; nothing else lists sources. Entries are imported on use, so ``censorlab
+--help`` stays fast.
 """
 
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 from types import ModuleType
 
-CURATED_SOURCES = ("services", "block_events", "mau", "diplomatic_events")
-REFERENCE_FILES = ("country_aliases.csv",)
+
+@dataclass(frozen=True)
+class Source:
+    """One registry entry.
+
+    Attributes:
+        kind: The name on the command line and in manifests (= the module's PROVENANCE.name).
+        module: The module implementing the contract.
+        curated: True for the tables ``censorlab build`` rebuilds from the raw directory;
+            False for formats researchers download and ``censorlab ingest``.
+        summary: One line for the command's help.
+    """
+
+    kind: str
+    module: str
+    curated: bool
+    summary: str
+
+    def load(self) -> ModuleType:
+        """Import and return the source's module."""
+        return importlib.import_module(self.module)
 
 
-def get_source(name: str) -> ModuleType:
-    """Import and return the module of a source by name."""
-    return importlib.import_module(f"censorlab.sources.{name}")
+SOURCES: tuple[Source, ...] = (
+    Source("services", "censorlab.sources.services", True, "service reference table"),
+    Source("block_events", "censorlab.sources.block_events", True, "curated block register"),
+    Source("mau", "censorlab.sources.mau", True, "curated user figures"),
+    Source("diplomatic_events", "censorlab.sources.diplomatic_events", True,
+           "curated bilateral diplomatic events"),
+    Source("ooni", "censorlab.sources.ooni", False, "OONI raw measurements (JSONL, JSONL.gz)"),
+    Source("ooni-aggregate", "censorlab.sources.ooni_aggregate", False,
+           "OONI aggregation API counts (CSV)"),
+    Source("stop", "censorlab.sources.stop", False, "Access Now #KeepItOn STOP CSV export"),
+    Source("gdelt", "censorlab.sources.gdelt", False, "GDELT 1.0/2.0 event exports"),
+    Source("rkn", "censorlab.sources.rkn", False, "Roskomnadzor registry dump (windows-1251)"),
+)
+REFERENCE_FILES = ("country_aliases.csv", "services.csv")  # read by every run's context
 
 
-def curated_modules() -> list[ModuleType]:
-    """Return the curated source modules in build order."""
-    return [get_source(name) for name in CURATED_SOURCES]
+def get_source(kind: str) -> Source:
+    """Return the registry entry of a kind.
+
+    Raises:
+        KeyError: Unknown kind (the message lists the known ones).
+    """
+    for source in SOURCES:
+        if source.kind == kind:
+            return source
+    raise KeyError(f"unknown source {kind!r}; known: {', '.join(s.kind for s in SOURCES)}")
+
+
+def curated_sources() -> list[Source]:
+    """The curated sources, in the registry's order."""
+    return [s for s in SOURCES if s.curated]
+
+
+def ingest_sources() -> list[Source]:
+    """The downloaded formats ``censorlab ingest`` reads."""
+    return [s for s in SOURCES if not s.curated]

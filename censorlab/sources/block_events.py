@@ -23,10 +23,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from censorlab.accounting import FileAccounting
 from censorlab.cleaning import (
-    assert_valid,
+    SourceResult,
     collect_urls,
+    finish,
     mark_rejects,
     parse_dates,
     pending,
@@ -38,10 +38,11 @@ from censorlab.cleaning import (
     start_marking,
     strip_cells,
 )
-from censorlab.provenance import BuildContext, Provenance, SourceResult
-from censorlab.rawcsv import RawFile, read_delimited
-from censorlab.rejects import concat_rejects
-from censorlab.schema import SCOPES, TABLES
+from censorlab.core.provenance import Provenance
+from censorlab.core.rejects import concat_rejects
+from censorlab.reading.delimited import RawFile, read_delimited
+from censorlab.reference import Context
+from censorlab.schema import SCOPES
 
 PROVENANCE = Provenance(
     name="block_events",
@@ -63,7 +64,7 @@ IMPLEMENTED_VALUES = {"yes": True, "no": False}
 MERGE_KEY = ["service_id", "blocking_country", "scope"]
 
 
-def read_raw(path: Path, name: str | None = None) -> RawFile:
+def read(path: Path, context: Context | None = None, name: str | None = None) -> RawFile:
     """Parse block_events.csv into string rows (no cleaning)."""
     return read_delimited(path, dataset=TABLE, required_columns=REQUIRED_COLUMNS, name=name)
 
@@ -84,7 +85,7 @@ def _reject_bad_vocabulary(df: pd.DataFrame) -> pd.DataFrame:
     return out.assign(is_implemented=implemented.map(IMPLEMENTED_VALUES).astype("boolean"))
 
 
-def _resolve_blocking_country(df: pd.DataFrame, context: BuildContext) -> pd.DataFrame:
+def _resolve_blocking_country(df: pd.DataFrame, context: Context) -> pd.DataFrame:
     codes = df["blocking_country"].map(context.countries.resolve)
     out = df.assign(blocking_country=codes, _blocking_raw=df["blocking_country"])
     return mark_rejects(out, codes.isna() & df["blocking_country"].notna(), "unknown-country",
@@ -119,7 +120,7 @@ def _clamp_end_to_start(df: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _resolve_services(df: pd.DataFrame, context: BuildContext) -> pd.DataFrame:
+def _resolve_services(df: pd.DataFrame, context: Context) -> pd.DataFrame:
     names = df["service"].map(split_list)
     ids = names.map(lambda items: [context.services.resolve(n) for n in items])
     df = df.assign(_service_names=names)
@@ -141,7 +142,7 @@ def _reject_duplicate_raw_ids(df: pd.DataFrame) -> pd.DataFrame:
                         "event_id reused for a different block: " + df["event_id"].fillna(""))
 
 
-def _resolve_operator_countries(df: pd.DataFrame, context: BuildContext) -> pd.DataFrame:
+def _resolve_operator_countries(df: pd.DataFrame, context: Context) -> pd.DataFrame:
     codes = df["operator_country"].map(
         lambda v: [context.countries.resolve(c) for c in split_list(v)])
     unknown = codes.map(lambda items: any(c is None for c in items))
@@ -151,7 +152,7 @@ def _resolve_operator_countries(df: pd.DataFrame, context: BuildContext) -> pd.D
                         .fillna(""))
 
 
-def _explode_services(df: pd.DataFrame, context: BuildContext) -> pd.DataFrame:
+def _explode_services(df: pd.DataFrame, context: Context) -> pd.DataFrame:
     """One row per service; the operator comes from the row when it names one country."""
     rows = []
     for row in df.to_dict("records"):
@@ -241,7 +242,7 @@ def _merge_same_blocks(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(merged).drop(columns=["_period"])
 
 
-def clean(raw: RawFile, context: BuildContext) -> SourceResult:
+def clean(raw: RawFile, context: Context) -> SourceResult:
     """Clean the block register: validate, resolve, split per service, merge duplicates."""
     rows = raw.rows if "source_url_3" in raw.rows.columns else raw.rows.assign(source_url_3="")
     marked = (
@@ -270,22 +271,8 @@ def clean(raw: RawFile, context: BuildContext) -> SourceResult:
     )
     exploded, late_rejects = _reject_whole_lines(exploded)
     exploded, table, key_rejects = _merge_rejecting_key_clashes(exploded)
-    table = table.pipe(assert_valid, TABLE)
-    all_rejects = concat_rejects([raw.rejects, rejects, late_rejects, key_rejects])
-    rows_clean = exploded["source_line"].nunique()
-    accounting = FileAccounting(
-        source_file=raw.name,
-        sha256=context.sha256.get(raw.name, ""),
-        dataset=TABLE,
-        rows_read=raw.rows_read,
-        rows_clean=rows_clean,
-        rows_rejected=all_rejects["source_line"].nunique(),
-        rows_split=len(exploded) - rows_clean,
-        rows_merged=len(exploded) - len(table),
-        rows_out=len(table),
-    )
-    return SourceResult(table=table[list(TABLES[TABLE].columns)].reset_index(drop=True),
-                        rejects=all_rejects, accounting=accounting.check())
+    return finish(raw, TABLE, clean=exploded, rejects=[rejects, late_rejects, key_rejects],
+                  out=table)
 
 
 def _merge_rejecting_key_clashes(

@@ -19,8 +19,9 @@ from pathlib import Path
 import pandas as pd
 
 from censorlab.cleaning import (
+    SourceResult,
     collect_urls,
-    finish_source,
+    finish,
     mark_rejects,
     parse_dates,
     reject_invalid,
@@ -31,8 +32,9 @@ from censorlab.cleaning import (
     start_marking,
     strip_cells,
 )
-from censorlab.provenance import BuildContext, Provenance, SourceResult
-from censorlab.rawcsv import RawFile, read_delimited
+from censorlab.core.provenance import Provenance
+from censorlab.reading.delimited import RawFile, read_delimited
+from censorlab.reference import Context
 
 PROVENANCE = Provenance(
     name="diplomatic_events",
@@ -49,12 +51,12 @@ REQUIRED_COLUMNS = ("date", "date_precision", "country_a", "country_b", "kind", 
 ID_HASH_CHARS = 8
 
 
-def read_raw(path: Path, name: str | None = None) -> RawFile:
+def read(path: Path, context: Context | None = None, name: str | None = None) -> RawFile:
     """Parse diplomatic_events.csv into string rows (no cleaning)."""
     return read_delimited(path, dataset=TABLE, required_columns=REQUIRED_COLUMNS, name=name)
 
 
-def _resolve_countries(df: pd.DataFrame, context: BuildContext) -> pd.DataFrame:
+def _resolve_countries(df: pd.DataFrame, context: Context) -> pd.DataFrame:
     out = df
     for column in ("country_a", "country_b"):
         codes = out[column].map(context.countries.resolve)
@@ -95,7 +97,7 @@ def _merge_duplicates(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=df.columns)
 
 
-def clean(raw: RawFile, context: BuildContext) -> SourceResult:
+def clean(raw: RawFile, context: Context) -> SourceResult:
     """Clean the diplomatic-event table."""
     marked = (
         raw.rows.pipe(start_marking)
@@ -111,4 +113,4 @@ def clean(raw: RawFile, context: BuildContext) -> SourceResult:
         .pipe(reject_invalid, TABLE)
     )
     accepted, rejects = split_rejects(marked, TABLE)
-    return finish_source(raw, context, TABLE, accepted, _merge_duplicates(accepted), rejects)
+    return finish(raw, TABLE, clean=accepted, rejects=[rejects], out=_merge_duplicates(accepted))

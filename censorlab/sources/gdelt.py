@@ -29,27 +29,26 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import tempfile
 import zipfile
 from pathlib import Path
 
 import pandas as pd
 
-from censorlab.accounting import FileAccounting
 from censorlab.cleaning import (
-    assert_valid,
+    SourceResult,
+    finish,
     mark_rejects,
     split_rejects,
     start_marking,
     strip_cells,
 )
-from censorlab.crosswalk import cameo_to_alpha2, fips_to_alpha2
+from censorlab.core.provenance import Provenance
 from censorlab.errors import RawFileError
-from censorlab.filesets import FileResult, ingest_files
-from censorlab.provenance import BuildContext, Provenance
-from censorlab.rawcsv import RawFile, read_delimited
-from censorlab.rejects import concat_rejects
-from censorlab.schema import TABLES, URL_PATTERN
+from censorlab.reading.delimited import RawFile, file_digest, read_delimited
+from censorlab.reference import Context
+from censorlab.schema import URL_PATTERN
 
 PROVENANCE = Provenance(
     name="gdelt",
@@ -62,8 +61,7 @@ PROVENANCE = Provenance(
     "Tone.",
 )
 TABLE = "gdelt_events"
-KIND = "gdelt"
-FILE_PATTERNS = ("*.CSV", "*.csv", "*.CSV.zip", "*.zip", "*.CSV.gz")
+FILE_SUFFIXES = (".CSV", ".csv", ".zip", ".CSV.gz", ".csv.gz")
 
 _ACTOR = ["Code", "Name", "CountryCode", "KnownGroupCode", "EthnicCode", "Religion1Code",
           "Religion2Code", "Type1Code", "Type2Code", "Type3Code"]
@@ -101,7 +99,8 @@ DIPLOMATIC_CAMEO: dict[str, tuple[str, str]] = {
 APPROXIMATE_KINDS = {"0811": "kind approximate: CAMEO 0811 is an easing, not a signed "
                      "agreement"}
 CONFIDENCE_NOTE = "machine-coded by GDELT from one news article; not checked by a curator"
-DEDUP_IDENTITY = ["event_id"]
+#: The same GLOBALEVENTID in two files is one event, kept once and counted as merged.
+DEDUP_KEY = ("event_id",)
 
 
 def _read_text_file(path: Path, name: str) -> RawFile:
@@ -109,9 +108,10 @@ def _read_text_file(path: Path, name: str) -> RawFile:
                           quoting=csv.QUOTE_NONE, name=name)
 
 
-def _read_zip(path: Path) -> RawFile:
+def _read_zip(path: Path, name: str) -> RawFile:
     try:
-        with zipfile.ZipFile(path) as archive:
+        stored = path.read_bytes()
+        with zipfile.ZipFile(io.BytesIO(stored)) as archive:
             members = [m for m in archive.namelist() if not m.endswith("/")]
             if len(members) != 1:
                 raise RawFileError(path, None, members, "a GDELT zip holds exactly one CSV")
@@ -122,7 +122,8 @@ def _read_zip(path: Path) -> RawFile:
         inner = Path(tmp) / Path(members[0]).name
         inner.write_bytes(data)
         try:
-            return dataclasses.replace(_read_text_file(inner, path.name), path=path)
+            return dataclasses.replace(_read_text_file(inner, name), path=path,
+                                       sha256=file_digest(stored))
         except RawFileError as exc:
             raise RawFileError(f"{path}!{members[0]}", exc.line, exc.value, exc.reason) from exc
 
@@ -145,14 +146,15 @@ def _accept_v1_lines(raw: RawFile) -> RawFile:
                                         "(58 columns) read with the 1.0 layout"])
 
 
-def read_raw(path: Path) -> RawFile:
+def read(path: Path, context: Context | None = None, name: str | None = None) -> RawFile:
     """Parse a GDELT export (`.CSV`, `.CSV.gz` or single-member `.zip`) into string rows.
 
     Raises:
         RawFileError: Undecodable bytes, a corrupt archive or gzip stream.
     """
     path = Path(path)
-    raw = _read_zip(path) if path.suffix.lower() == ".zip" else _read_text_file(path, path.name)
+    name = name or path.name
+    raw = _read_zip(path, name) if path.suffix.lower() == ".zip" else _read_text_file(path, name)
     return _accept_v1_lines(raw)
 
 
@@ -181,10 +183,11 @@ def _parse_sqldates(df: pd.DataFrame) -> pd.DataFrame:
                         "SQLDATE is not a real YYYYMMDD date: " + text)
 
 
-def _resolve_dyads(df: pd.DataFrame) -> pd.DataFrame:
-    return df.assign(country_a=df["Actor1CountryCode"].map(cameo_to_alpha2),
-                     country_b=df["Actor2CountryCode"].map(cameo_to_alpha2),
-                     action_country=df["ActionGeo_CountryCode"].map(fips_to_alpha2))
+def _resolve_dyads(df: pd.DataFrame, context: Context) -> pd.DataFrame:
+    crosswalk = context.crosswalk
+    return df.assign(country_a=df["Actor1CountryCode"].map(crosswalk.cameo_to_alpha2),
+                     country_b=df["Actor2CountryCode"].map(crosswalk.cameo_to_alpha2),
+                     action_country=df["ActionGeo_CountryCode"].map(crosswalk.fips_to_alpha2))
 
 
 def _in_scope(df: pd.DataFrame) -> pd.Series:
@@ -217,7 +220,7 @@ def _reject_missing_urls(df: pd.DataFrame) -> pd.DataFrame:
                         "SOURCEURL is not an http(s) URL: " + df["SOURCEURL"].fillna(""))
 
 
-def clean(raw: RawFile, context: BuildContext) -> FileResult:
+def clean(raw: RawFile, context: Context) -> SourceResult:
     """Reject malformed lines, keep bilateral diplomatic events, shape them as events."""
     used = ["GLOBALEVENTID", "SQLDATE", "Actor1Name", "Actor2Name", "Actor1CountryCode",
             "Actor2CountryCode", "EventCode", "GoldsteinScale", "NumMentions",
@@ -227,7 +230,7 @@ def clean(raw: RawFile, context: BuildContext) -> FileResult:
         .pipe(strip_cells, used)
         .pipe(_reject_bad_numbers)
         .pipe(_parse_sqldates)
-        .pipe(_resolve_dyads)
+        .pipe(_resolve_dyads, context)
     )
     accepted, rejects = split_rejects(checked, TABLE)
     scope = _in_scope(accepted)
@@ -237,20 +240,5 @@ def clean(raw: RawFile, context: BuildContext) -> FileResult:
         .pipe(_reject_missing_urls)
     )
     kept, late_rejects = split_rejects(shaped, TABLE)
-    table = kept.pipe(assert_valid, TABLE)[list(TABLES[TABLE].columns)].reset_index(drop=True)
-    all_rejects = concat_rejects([raw.rejects, rejects, late_rejects])
-    filtered = int((~scope).sum())
-    accounting = FileAccounting(
-        source_file=raw.name, sha256=context.sha256.get(raw.name, ""), dataset=TABLE,
-        rows_read=raw.rows_read - filtered, rows_clean=len(table),
-        rows_rejected=len(all_rejects), rows_out=len(table), repairs=list(raw.repairs),
-    )
-    return FileResult(table=table, rejects=all_rejects, accounting=accounting.check(),
-                      rows_filtered=filtered, records_read=raw.rows_read)
-
-
-def ingest(paths: list[Path], out_dir: Path, *, engine: str = "pandas",
-           scheduler: str | None = None, workers: int = 2, context: BuildContext) -> dict:
-    """Ingest GDELT exports into `<out>/gdelt_events.parquet` (see censorlab.filesets)."""
-    return ingest_files(__name__, KIND, paths, out_dir, identity=DEDUP_IDENTITY, engine=engine,
-                        scheduler=scheduler, workers=workers, context=context)
+    return finish(raw, TABLE, clean=kept, rejects=[rejects, late_rejects],
+                  filtered=int((~scope).sum()))

@@ -21,8 +21,9 @@ from pathlib import Path
 import pandas as pd
 
 from censorlab.cleaning import (
+    SourceResult,
     collect_urls,
-    finish_source,
+    finish,
     mark_rejects,
     parse_dates,
     reject_invalid,
@@ -32,9 +33,10 @@ from censorlab.cleaning import (
     start_marking,
     strip_cells,
 )
-from censorlab.provenance import BuildContext, Provenance, SourceResult
-from censorlab.rawcsv import RawFile, read_delimited
-from censorlab.units import CountParseError, parse_user_count
+from censorlab.cleaning.units import CountParseError, parse_user_count
+from censorlab.core.provenance import Provenance
+from censorlab.reading.delimited import RawFile, read_delimited
+from censorlab.reference import Context
 
 PROVENANCE = Provenance(
     name="mau",
@@ -57,12 +59,12 @@ NOT_MAU_METRIC = re.compile(r"^(?:registered|users \(|users in|monthly reach)", 
 DUPLICATE_KEY = ["service_id", "geo", "period_end", "metric", "mau", "mau_qualifier"]
 
 
-def read_raw(path: Path, name: str | None = None) -> RawFile:
+def read(path: Path, context: Context | None = None, name: str | None = None) -> RawFile:
     """Parse mau.csv into string rows (no cleaning)."""
     return read_delimited(path, dataset=TABLE, required_columns=REQUIRED_COLUMNS, name=name)
 
 
-def _resolve_service(df: pd.DataFrame, context: BuildContext) -> pd.DataFrame:
+def _resolve_service(df: pd.DataFrame, context: Context) -> pd.DataFrame:
     ids = pd.Series([context.services.resolve(v) for v in df["service"]], index=df.index,
                     dtype=object)
     out = df.assign(
@@ -75,7 +77,7 @@ def _resolve_service(df: pd.DataFrame, context: BuildContext) -> pd.DataFrame:
                         "unknown service name: " + df["service"].fillna(""))
 
 
-def _resolve_geo(df: pd.DataFrame, context: BuildContext) -> pd.DataFrame:
+def _resolve_geo(df: pd.DataFrame, context: Context) -> pd.DataFrame:
     def geo(scope: str | None) -> str | None:
         if scope is None:
             return None
@@ -143,7 +145,7 @@ def _merge_duplicates(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=df.columns)
 
 
-def clean(raw: RawFile, context: BuildContext) -> SourceResult:
+def clean(raw: RawFile, context: Context) -> SourceResult:
     """Clean the user-figure table."""
     marked = (
         raw.rows.pipe(start_marking)
@@ -160,4 +162,4 @@ def clean(raw: RawFile, context: BuildContext) -> SourceResult:
         .pipe(reject_invalid, TABLE)
     )
     accepted, rejects = split_rejects(marked, TABLE)
-    return finish_source(raw, context, TABLE, accepted, _merge_duplicates(accepted), rejects)
+    return finish(raw, TABLE, clean=accepted, rejects=[rejects], out=_merge_duplicates(accepted))

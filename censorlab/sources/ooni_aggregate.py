@@ -23,30 +23,29 @@ Known quirks and how they are handled:
 * ``probe_asn`` may be written ``12389`` or ``AS12389``; both become the integer 12389.
   ``probe_cc`` must be ISO alpha-2.
 * Axes outside the table (``blocking_type``) are not kept; the log says so.
-* Rows are distinct cells of a query: nothing is merged, so per file
+* Rows are distinct cells of a query: nothing is merged (no ``DEDUP_KEY``), so per file
   ``rows_clean == rows_out``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
-import time
-from collections import Counter
-from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
-import pyarrow.parquet as pq
 
-from censorlab.accounting import FileAccounting
-from censorlab.cleaning import mark_rejects, reject_invalid, split_rejects, start_marking
-from censorlab.errors import CensorlabError, RawFileError
-from censorlab.provenance import BuildContext, Provenance, SourceResult
-from censorlab.rawcsv import RawFile, read_delimited
-from censorlab.rejects import concat_rejects
-from censorlab.schema import TABLES
+from censorlab.cleaning import (
+    SourceResult,
+    finish,
+    mark_rejects,
+    reject_invalid,
+    split_rejects,
+    start_marking,
+)
+from censorlab.core.provenance import Provenance
+from censorlab.reading.delimited import RawFile, read_delimited
+from censorlab.reference import Context
 
 logger = logging.getLogger(__name__)
 
@@ -65,11 +64,11 @@ COUNTERS = ("anomaly_count", "confirmed_count", "failure_count", "ok_count",
 AXES = ("measurement_start_day", "probe_cc", "probe_asn", "test_name", "domain", "input",
         "category_code")
 KNOWN_AXES_NOT_KEPT = ("blocking_type",)
-SUFFIXES = (".csv", ".csv.gz")
+FILE_SUFFIXES = (".csv", ".csv.gz")
 DAY_PATTERN = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[T ]00:00:00(?:\.0+)?Z?)?$")
 
 
-def read_raw(path: Path, name: str | None = None) -> RawFile:
+def read(path: Path, context: Context | None = None, name: str | None = None) -> RawFile:
     """Parse an aggregation CSV into string rows (no cleaning); counters must be in the header."""
     return read_delimited(path, dataset=TABLE, required_columns=COUNTERS, name=name)
 
@@ -139,7 +138,7 @@ def _parse_probe_ids(df: pd.DataFrame) -> pd.DataFrame:
                         "probe_cc is not ISO alpha-2: " + cc.fillna(""))
 
 
-def clean(raw: RawFile, context: BuildContext | None) -> SourceResult:
+def clean(raw: RawFile, context: Context) -> SourceResult:
     """Clean one aggregation CSV: typed counts, checked totals, typed axes."""
     dropped = [c for c in raw.header if c in KNOWN_AXES_NOT_KEPT]
     if dropped:
@@ -155,94 +154,4 @@ def clean(raw: RawFile, context: BuildContext | None) -> SourceResult:
         .pipe(reject_invalid, TABLE)
     )
     accepted, rejects = split_rejects(marked, TABLE)
-    all_rejects = concat_rejects([raw.rejects, rejects])
-    sha = (context.sha256.get(raw.name, "") if context is not None else "") or ""
-    accounting = FileAccounting(
-        source_file=raw.name, sha256=sha, dataset=TABLE, rows_read=raw.rows_read,
-        rows_clean=len(accepted), rows_rejected=len(all_rejects), rows_out=len(accepted))
-    table = accepted[list(TABLES[TABLE].columns)].reset_index(drop=True)
-    return SourceResult(table=table, rejects=all_rejects, accounting=accounting.check())
-
-
-def _read_and_clean(path: str, name: str) -> tuple[SourceResult | None, str | None, str]:
-    """Per-file task for the engines: never raises for a bad file (the error is returned)."""
-    from censorlab.checksums import file_sha256
-
-    sha = file_sha256(Path(path))
-    try:
-        raw = read_raw(Path(path), name=name)
-    except RawFileError as exc:
-        logger.error("%s", exc)
-        return None, str(exc), sha
-    return clean(raw, BuildContext(raw_dir=Path(path).parent, countries=None,
-                                   sha256={name: sha})), None, sha
-
-
-def ingest(paths: Iterable[str | Path], out_dir: str | Path, *, engine: str = "pandas",
-           scheduler: str | None = None, workers: int | None = None, context=None) -> dict:
-    """Ingest aggregation CSVs into ``<out_dir>/ooni_aggregate.parquet`` (+ rejects, manifest).
-
-    Files are read and cleaned one per task on the chosen engine; the table is small (one row
-    per query cell) and is written once, atomically, by ``storage.write_table``. A file that
-    stops with a RawFileError is listed in ``errors`` and contributes no rows.
-
-    Returns:
-        The manifest: per-file accounting, rows, content hashes, ``summary`` and ``errors``.
-    """
-    from censorlab import __version__
-    from censorlab.engines import run_per_item
-    from censorlab.schema import SCHEMA_VERSION
-    from censorlab.sources.ooni import discover_files
-    from censorlab.storage import (
-        atomic_path,
-        atomic_write_text,
-        content_hash,
-        to_arrow,
-        write_table,
-    )
-
-    started = time.perf_counter()
-    files = discover_files(paths, SUFFIXES)
-    if not files:
-        raise CensorlabError("no .csv files found in the given paths")
-    out = Path(out_dir)
-    results = run_per_item(_read_and_clean, [(str(p), n) for p, n in files], engine=engine,
-                           scheduler=scheduler, workers=workers)
-    tables, rejects, inputs, errors = [], [], [], []
-    for (_, name), (result, error, sha) in zip(files, results, strict=True):
-        if result is None:
-            errors.append(error)
-            inputs.append({**FileAccounting(name, sha, TABLE).to_dict(), "error": error})
-            continue
-        tables.append(result.table)
-        rejects.append(result.rejects)
-        inputs.append({**result.accounting.to_dict(), "error": None})
-    table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(
-        columns=list(TABLES[TABLE].columns))
-    all_rejects = concat_rejects(rejects)
-    facts = {"inputs": {i["source_file"]: i["sha256"] for i in inputs},
-             "accounting": inputs, "source": PROVENANCE.name}
-    written = write_table(table, out, TABLE, facts)
-    rejects_arrow = to_arrow(all_rejects, "rejects")
-    rejects_path = out / f"{TABLE}_rejects.parquet"
-    with atomic_path(rejects_path) as tmp:
-        pq.write_table(rejects_arrow, tmp, compression="zstd")
-    reasons = Counter(all_rejects["reason_code"])
-    summary = {"files": len(files), "rows_in": sum(i["rows_read"] for i in inputs),
-               "rows_out": written["rows"], "rows_rejected": len(all_rejects),
-               "duplicates": 0, "file_errors": len(errors)}
-    manifest = {
-        "table": TABLE, "source": PROVENANCE.to_dict(), "package_version": __version__,
-        "schema_version": SCHEMA_VERSION, "engine": engine, "rows": written["rows"],
-        "content_hash": written["content_hash"], "path": written["path"],
-        "rejects": {"path": rejects_path.name, "rows": len(all_rejects),
-                    "content_hash": content_hash(rejects_arrow)},
-        "rejected_by_reason": dict(sorted(reasons.items())), "inputs": inputs,
-        "errors": errors, "summary": summary,
-    }
-    atomic_write_text(out / f"{TABLE}.manifest.json",
-                      json.dumps(manifest, indent=2, sort_keys=True, default=str))
-    logger.info("ooni-aggregate: %d files, rows in %d, out %d, rejected %d, %d file errors, "
-                "%.1f s", summary["files"], summary["rows_in"], summary["rows_out"],
-                summary["rows_rejected"], summary["file_errors"], time.perf_counter() - started)
-    return manifest
+    return finish(raw, TABLE, clean=accepted, rejects=[rejects])

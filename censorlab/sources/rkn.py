@@ -34,9 +34,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from censorlab.accounting import FileAccounting
 from censorlab.cleaning import (
-    assert_valid,
+    SourceResult,
+    finish,
     mark_rejects,
     require_cells,
     split_list,
@@ -44,12 +44,10 @@ from censorlab.cleaning import (
     start_marking,
     strip_cells,
 )
+from censorlab.core.provenance import Provenance
 from censorlab.errors import RawFileError
-from censorlab.filesets import FileResult, ingest_files
-from censorlab.provenance import BuildContext, Provenance
-from censorlab.rawcsv import RawFile, read_delimited
-from censorlab.rejects import concat_rejects
-from censorlab.schema import TABLES
+from censorlab.reading.delimited import RawFile, read_delimited
+from censorlab.reference import Context
 
 PROVENANCE = Provenance(
     name="rkn",
@@ -62,16 +60,16 @@ PROVENANCE = Provenance(
     "requesting body and the legal decision's number and date.",
 )
 TABLE = "rkn_decisions"
-KIND = "rkn"
-FILE_PATTERNS = ("*.csv",)
+FILE_SUFFIXES = (".csv",)
 COLUMNS = ("ips", "domains", "urls", "organisation", "decision_number", "decision_date")
 ENCODING = "windows-1251"
 UPDATED_PATTERN = re.compile(r"^Updated: (\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) ([+-]\d{4})$")
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
-DEDUP_IDENTITY = ["service_id", "blocked_host", "decision_date", "decision_number", "authority"]
+#: The same entry in two snapshots is kept once and counted as merged.
+DEDUP_KEY = ("service_id", "blocked_host", "decision_date", "decision_number", "authority")
 
 
-def read_raw(path: Path, name: str | None = None) -> RawFile:
+def read(path: Path, context: Context | None = None, name: str | None = None) -> RawFile:
     """Parse a dump into string rows; check and keep the `Updated:` line.
 
     Raises:
@@ -111,7 +109,7 @@ def _split_entry_lists(df: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _map_hosts_to_services(df: pd.DataFrame, context: BuildContext) -> pd.DataFrame:
+def _map_hosts_to_services(df: pd.DataFrame, context: Context) -> pd.DataFrame:
     def mapped(hosts: list[str]) -> list[tuple[str, str]]:
         pairs = [(h, context.services.service_for_host(h)) for h in hosts]
         return [(h, s) for h, s in pairs if s]
@@ -131,7 +129,7 @@ def _explode_hosts(df: pd.DataFrame, when: pd.Timestamp) -> pd.DataFrame:
                       entry_ips=out["entry_ips"].map(lambda v: v or None))
 
 
-def clean(raw: RawFile, context: BuildContext) -> FileResult:
+def clean(raw: RawFile, context: Context) -> SourceResult:
     """Clean one dump: reject broken lines, keep entries naming a known service's domain."""
     marked = (
         raw.rows.pipe(start_marking)
@@ -143,26 +141,7 @@ def clean(raw: RawFile, context: BuildContext) -> FileResult:
     )
     accepted, rejects = split_rejects(marked, TABLE)
     in_scope = accepted[accepted["_mapped"].map(len) > 0]
-    table = (
-        in_scope.pipe(_explode_hosts, snapshot_time(raw))
-        .pipe(assert_valid, TABLE)[list(TABLES[TABLE].columns)]
-        .reset_index(drop=True)
-    )
-    all_rejects = concat_rejects([raw.rejects, rejects])
-    filtered = len(accepted) - len(in_scope)
-    accounting = FileAccounting(
-        source_file=raw.name, sha256=context.sha256.get(raw.name, ""), dataset=TABLE,
-        rows_read=raw.rows_read - filtered, rows_clean=len(in_scope),
-        rows_rejected=len(all_rejects), rows_split=len(table) - len(in_scope),
-        rows_out=len(table),
-    )
-    return FileResult(table=table, rejects=all_rejects, accounting=accounting.check(),
-                      rows_filtered=filtered, records_read=raw.rows_read,
-                      extras={"snapshot_time": raw.preamble[0].removeprefix("Updated: ")})
-
-
-def ingest(paths: list[Path], out_dir: Path, *, engine: str = "pandas",
-           scheduler: str | None = None, workers: int = 2, context: BuildContext) -> dict:
-    """Ingest registry dumps into `<out>/rkn_decisions.parquet` (see censorlab.filesets)."""
-    return ingest_files(__name__, KIND, paths, out_dir, identity=DEDUP_IDENTITY, engine=engine,
-                        scheduler=scheduler, workers=workers, context=context)
+    return finish(raw, TABLE, clean=in_scope, rejects=[rejects],
+                  split=_explode_hosts(in_scope, snapshot_time(raw)),
+                  filtered=len(accepted) - len(in_scope),
+                  facts={"snapshot_time": raw.preamble[0].removeprefix("Updated: ")})

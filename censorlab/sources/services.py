@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from censorlab.accounting import FileAccounting
 from censorlab.cleaning import (
-    assert_valid,
+    SourceResult,
     collect_urls,
+    finish,
     mark_rejects,
     pending,
     reject_invalid,
@@ -29,9 +29,9 @@ from censorlab.cleaning import (
     start_marking,
     strip_cells,
 )
-from censorlab.provenance import BuildContext, Provenance, SourceResult
-from censorlab.rawcsv import RawFile, read_delimited
-from censorlab.rejects import concat_rejects
+from censorlab.core.provenance import Provenance
+from censorlab.reading.delimited import RawFile, read_delimited
+from censorlab.reference import Context
 
 PROVENANCE = Provenance(
     name="services",
@@ -48,8 +48,11 @@ REQUIRED_COLUMNS = ("service_id", "service_name", "aliases", "operator_name",
 TEXT_COLUMNS = [*REQUIRED_COLUMNS, "notes"]
 
 
-def read_raw(path: Path, name: str | None = None) -> RawFile:
-    """Parse services.csv into string rows (no cleaning)."""
+def read(path: Path, context: Context | None = None, name: str | None = None) -> RawFile:
+    """Parse services.csv into string rows (no cleaning).
+
+    The context is not needed to read (the run's context is built from this very file).
+    """
     return read_delimited(path, dataset=TABLE, required_columns=REQUIRED_COLUMNS, name=name)
 
 
@@ -57,7 +60,7 @@ def _ensure_optional_columns(df: pd.DataFrame) -> pd.DataFrame:
     return df if "notes" in df.columns else df.assign(notes=None)
 
 
-def _resolve_operator_country(df: pd.DataFrame, context: BuildContext) -> pd.DataFrame:
+def _resolve_operator_country(df: pd.DataFrame, context: Context) -> pd.DataFrame:
     codes = df["operator_country"].map(context.countries.resolve)
     unknown = df["operator_country"].notna() & codes.isna()
     out = df.assign(operator_country=codes)
@@ -84,7 +87,7 @@ def _reject_duplicate_ids(df: pd.DataFrame) -> pd.DataFrame:
                         "service_id already defined earlier: " + df["service_id"].fillna(""))
 
 
-def clean(raw: RawFile, context: BuildContext) -> SourceResult:
+def clean(raw: RawFile, context: Context) -> SourceResult:
     """Clean the service reference table."""
     marked = (
         raw.rows.pipe(start_marking)
@@ -98,21 +101,4 @@ def clean(raw: RawFile, context: BuildContext) -> SourceResult:
         .pipe(reject_invalid, TABLE)
     )
     table, rejects = split_rejects(marked, TABLE)
-    table = assert_valid(table, TABLE)
-    accounting = FileAccounting(
-        source_file=raw.name, sha256=context.sha256.get(raw.name, ""), dataset=TABLE,
-        rows_read=raw.rows_read, rows_clean=len(table), rows_rejected=raw.rows_read - len(table),
-        rows_out=len(table),
-    )
-    all_rejects = concat_rejects([raw.rejects, rejects])
-    if accounting.rows_rejected != len(all_rejects):
-        raise AssertionError(f"{raw.name}: rejected {accounting.rows_rejected} rows but "
-                             f"{len(all_rejects)} reject records")
-    return SourceResult(table=table[list(_columns())], rejects=all_rejects,
-                        accounting=accounting.check())
-
-
-def _columns() -> tuple[str, ...]:
-    from censorlab.schema import TABLES
-
-    return TABLES[TABLE].columns
+    return finish(raw, TABLE, clean=table, rejects=[rejects])

@@ -38,19 +38,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from censorlab.accounting import FileAccounting
 from censorlab.cleaning import (
-    assert_valid,
+    SourceResult,
+    finish,
     mark_rejects,
     require_cells,
     split_rejects,
     start_marking,
     strip_cells,
 )
-from censorlab.filesets import FileResult, ingest_files
-from censorlab.provenance import BuildContext, Provenance
-from censorlab.rawcsv import RawFile, read_delimited
-from censorlab.rejects import concat_rejects
+from censorlab.core.provenance import Provenance
+from censorlab.reading.delimited import RawFile, read_delimited
+from censorlab.reference import Context
 from censorlab.schema import TABLES
 
 PROVENANCE = Provenance(
@@ -63,8 +62,7 @@ PROVENANCE = Provenance(
     "dates, scope, affected platforms, justification and sources.",
 )
 TABLE = "stop_events"
-KIND = "stop"
-FILE_PATTERNS = ("*.csv",)
+FILE_SUFFIXES = (".csv",)
 REQUIRED_COLUMNS = ("start_date", "country")
 RENAMED_COLUMNS = {"official_just": "gov_justification", "news_link": "info_source_link"}
 PLATFORM_FLAGS = {
@@ -87,9 +85,11 @@ DURATION_PATTERN = re.compile(r"^(\d+(?:\.\d+)?)\s*(hours?|hrs?|days?)$", re.IGN
 NUMBER_PATTERN = re.compile(r"^\d+(?:\.\d+)?$")
 URL_FINDER = re.compile(r"https?://[^\s;]+")
 DEDUP_EXCLUDED = ("event_id", "source_file", "source_line")
+#: The same row in two exports (identical content) is kept once and counted as merged.
+DEDUP_KEY = tuple(c for c in TABLES[TABLE].columns if c not in DEDUP_EXCLUDED)
 
 
-def read_raw(path: Path, name: str | None = None) -> RawFile:
+def read(path: Path, context: Context | None = None, name: str | None = None) -> RawFile:
     """Parse a STOP CSV export into string rows (no cleaning)."""
     return read_delimited(path, dataset=TABLE, required_columns=REQUIRED_COLUMNS, name=name)
 
@@ -174,7 +174,7 @@ def _parse_durations(df: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _country_list(value: str | None, context: BuildContext) -> list[str | None]:
+def _country_list(value: str | None, context: Context) -> list[str | None]:
     if value is None:
         return []
     whole = context.countries.resolve(value)
@@ -184,7 +184,7 @@ def _country_list(value: str | None, context: BuildContext) -> list[str | None]:
     return list(dict.fromkeys(context.countries.resolve(p) for p in parts))
 
 
-def _resolve_countries(df: pd.DataFrame, context: BuildContext) -> pd.DataFrame:
+def _resolve_countries(df: pd.DataFrame, context: Context) -> pd.DataFrame:
     codes = df["country"].map(lambda v: _country_list(v, context))
     unknown = codes.map(lambda items: not items or any(c is None for c in items))
     out = df.assign(_countries=codes)
@@ -203,7 +203,7 @@ def _collect_links(df: pd.DataFrame) -> pd.DataFrame:
                         "no http(s) link in info_source_link/an_link")
 
 
-def _collect_platforms(df: pd.DataFrame, context: BuildContext) -> pd.DataFrame:
+def _collect_platforms(df: pd.DataFrame, context: Context) -> pd.DataFrame:
     """List (raw name, service_id) for service-based rows: flags first, then other_affected."""
     service_based = df["shutdown_extent"].fillna("").str.contains("service-based", case=False)
 
@@ -239,7 +239,7 @@ def _explode_countries_and_platforms(df: pd.DataFrame, source_file: str) -> pd.D
     return out.assign(authority=out["ordered_by"], legal_basis=out["gov_justification"])
 
 
-def clean(raw: RawFile, context: BuildContext) -> FileResult:
+def clean(raw: RawFile, context: Context) -> SourceResult:
     """Clean one STOP export: dates, status, flags, countries, platforms, one row each."""
     rows = raw.rows.pipe(_align_columns)
     marked = (
@@ -256,25 +256,5 @@ def clean(raw: RawFile, context: BuildContext) -> FileResult:
         .pipe(_collect_platforms, context)
     )
     accepted, rejects = split_rejects(marked, TABLE)
-    table = (
-        accepted.pipe(_explode_countries_and_platforms, raw.name)
-        .pipe(assert_valid, TABLE)[list(TABLES[TABLE].columns)]
-        .reset_index(drop=True)
-    )
-    all_rejects = concat_rejects([raw.rejects, rejects])
-    accounting = FileAccounting(
-        source_file=raw.name, sha256=context.sha256.get(raw.name, ""), dataset=TABLE,
-        rows_read=raw.rows_read, rows_clean=len(accepted), rows_rejected=len(all_rejects),
-        rows_split=len(table) - len(accepted), rows_out=len(table),
-        repairs=list(raw.repairs),
-    )
-    return FileResult(table=table, rejects=all_rejects, accounting=accounting.check(),
-                      records_read=raw.rows_read)
-
-
-def ingest(paths: list[Path], out_dir: Path, *, engine: str = "pandas",
-           scheduler: str | None = None, workers: int = 2, context: BuildContext) -> dict:
-    """Ingest STOP exports into `<out>/stop_events.parquet` (see censorlab.filesets)."""
-    identity = [c for c in TABLES[TABLE].columns if c not in DEDUP_EXCLUDED]
-    return ingest_files(__name__, KIND, paths, out_dir, identity=identity, engine=engine,
-                        scheduler=scheduler, workers=workers, context=context)
+    return finish(raw, TABLE, clean=accepted, rejects=[rejects],
+                  split=_explode_countries_and_platforms(accepted, raw.name))

@@ -22,8 +22,9 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -77,20 +78,6 @@ def run_per_item(
     return _run_dask(func, items, scheduler, workers, progress)
 
 
-def run_per_file(
-    func: Callable[..., Any],
-    paths: Sequence[Any],
-    *,
-    engine: str = "pandas",
-    scheduler: str | None = None,
-    workers: int | None = None,
-    progress: Callable[[Any], None] | None = None,
-) -> list[Any]:
-    """Call ``func(path)`` for every path; see :func:`run_per_item`."""
-    return run_per_item(func, [(path,) for path in paths], engine=engine, scheduler=scheduler,
-                        workers=workers, progress=progress)
-
-
 def _run_threads(func, items, workers, progress):
     if workers == 1 or len(items) == 1:
         results = []
@@ -102,8 +89,6 @@ def _run_threads(func, items, workers, progress):
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="censorlab") as pool:
         futures = [pool.submit(func, *item) for item in items]
         if progress:
-            from concurrent.futures import as_completed
-
             for future in as_completed(futures):
                 progress(future.result())
         return [future.result() for future in futures]
@@ -120,13 +105,42 @@ def _run_dask(func, items, scheduler, workers, progress):
                 progress(result)
         return results
     with dask_client(scheduler, workers) as client:
-        from distributed import as_completed
+        from distributed import as_completed as completed  # distributed is imported on use
 
         futures = [client.submit(func, *item, pure=False) for item in items]
         if progress:
-            for future in as_completed(futures):
+            for future in completed(futures):
                 progress(future.result())
         return client.gather(futures)
+
+
+@dataclass(frozen=True)
+class Runner:
+    """One run's way of mapping a function over work items, handed to sources that need it.
+
+    A source module never imports the engines (they sit above it); a source whose table is
+    written in stages (OONI) receives this runner from the driver instead.
+
+    Attributes:
+        engine: ``"pandas"`` or ``"dask"``.
+        scheduler: As for :func:`run_per_item` (inside :func:`engine_session`: the session's).
+        workers: Threads or Dask workers.
+    """
+
+    engine: str
+    scheduler: str | None
+    workers: int
+
+    @property
+    def in_process(self) -> bool:
+        """Whether tasks run in this process (so callbacks such as progress counters work)."""
+        return self.engine == "pandas"
+
+    def map(self, func: Callable[..., Any], items: Sequence[tuple],
+            progress: Callable[[Any], None] | None = None) -> list[Any]:
+        """``[func(*item) for item in items]`` on this run's engine (see run_per_item)."""
+        return run_per_item(func, items, engine=self.engine, scheduler=self.scheduler,
+                            workers=self.workers, progress=progress)
 
 
 @contextmanager

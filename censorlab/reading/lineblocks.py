@@ -14,10 +14,12 @@ import queue
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+from isal import igzip
 
 from censorlab.errors import RawFileError
 
@@ -67,8 +69,6 @@ def open_decompressed(path: Path, digest=None) -> Iterator:
     Raises:
         RawFileError: The gzip stream is cut or corrupt (raised when reached).
     """
-    from isal import igzip
-
     try:
         with open(path, "rb") as handle:
             source = HashingReader(handle, digest) if digest is not None else handle
@@ -260,9 +260,6 @@ def map_in_order(func: Callable, items: Iterable, threads: int) -> Iterator:
         for item in items:
             yield func(item)
         return
-    from collections import deque
-    from concurrent.futures import ThreadPoolExecutor
-
     pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="censorlab-block")
     pending: deque = deque()
     try:

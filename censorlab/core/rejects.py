@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from censorlab.schema import REASON_CODES, TABLES
+from censorlab.schema import REASON_CODES, TABLES, arrow_schema
 
 REJECT_COLUMNS = list(TABLES["rejects"].columns)
 RAW_TEXT_LIMIT = 2000
@@ -49,8 +49,6 @@ def rejects_table(records: Iterable[Mapping[str, object]]) -> pa.Table:
     Raises:
         ValueError: A record uses a reason code outside the vocabulary, which is a bug.
     """
-    from censorlab.schema import arrow_schema
-
     records = list(records)
     _check_reason_codes(r.get("reason_code") for r in records if r.get("reason_code"))
     columns = {name: [r.get(name) for r in records] for name in REJECT_COLUMNS}
@@ -80,30 +78,6 @@ def _check_reason_codes(codes: Iterable[str]) -> None:
 def empty_rejects() -> pd.DataFrame:
     """Return a rejects frame with no rows and the right columns."""
     return make_rejects([])
-
-
-def rejects_from_rows(
-    rows: pd.DataFrame,
-    *,
-    dataset: str,
-    stage: str,
-    reason_code: str,
-    detail: pd.Series | str,
-) -> pd.DataFrame:
-    """Turn raw rows (with `source_file`, `source_line`, `raw_text`) into reject rows."""
-    details = detail if isinstance(detail, pd.Series) else pd.Series(detail, index=rows.index)
-    return make_rejects(
-        {
-            "dataset": dataset,
-            "source_file": row.source_file,
-            "source_line": row.source_line,
-            "stage": stage,
-            "reason_code": reason_code,
-            "detail": details.loc[idx],
-            "raw_text": row.raw_text,
-        }
-        for idx, row in rows.iterrows()
-    )
 
 
 def concat_rejects(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:

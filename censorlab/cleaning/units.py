@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from censorlab.countries import strip_footnote
+from censorlab.reference.countries import strip_footnote
 
 MAX_PLAUSIBLE_USERS = 8_500_000_000
 UNITS = {

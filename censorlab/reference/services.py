@@ -12,8 +12,8 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from censorlab.countries import normalise_name
 from censorlab.errors import CensorlabError
+from censorlab.reference.countries import normalise_name
 
 
 class ServiceCatalog:

@@ -35,6 +35,7 @@ import urllib.request
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from censorlab import __version__
 from censorlab.errors import CensorlabError
 
 logger = logging.getLogger(__name__)
@@ -60,8 +61,6 @@ def _parse_day(text: str, what: str) -> date:
 
 def _get(url: str, retries: int, backoff: float, timeout: float) -> bytes:
     """GET a URL, retrying transient failures ``retries`` times with exponential backoff."""
-    from censorlab import __version__
-
     request = urllib.request.Request(url, headers={"User-Agent": f"censorlab/{__version__}",
                                                    "Accept": "application/json"})
     for attempt in range(retries + 1):

@@ -3,7 +3,8 @@
 Sources clean with `.pipe` chains of small steps. A step that finds a bad row does not drop it:
 it marks the row with a reason (`mark_rejects`), later steps leave marked rows alone, and
 `split_rejects` at the end of the chain moves them to the rejects table. So a chain stays a
-sequence of pure `df -> df` functions and every rejected row keeps its line and raw text.
+sequence of pure `df -> df` functions and every rejected row keeps its line and raw text; the
+chain then ends in :func:`censorlab.cleaning.finish.finish`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from __future__ import annotations
 import pandas as pd
 import pandera.errors
 
-from censorlab.rejects import concat_rejects, make_rejects
+from censorlab.cleaning.dates import DateParseError, parse_partial_date
+from censorlab.core.rejects import make_rejects
 from censorlab.schema import TABLES, pandera_schema
 
 REASON = "_reject_reason"
@@ -109,19 +111,8 @@ def assert_valid(df: pd.DataFrame, table: str) -> pd.DataFrame:
     return df
 
 
-__all__ = [
-    "assert_valid",
-    "concat_rejects",
-    "mark_rejects",
-    "pending",
-    "reject_invalid",
-    "split_rejects",
-    "start_marking",
-    "validate_rows",
-]
 
-
-# --- generic steps used by several curated sources ------------------------------------------
+# --- generic steps used by several sources -------------------------------------------------
 
 URL_SPLIT = ";"
 ONGOING_MARKERS = frozenset({"ongoing", "present"})
@@ -197,8 +188,6 @@ def parse_dates(
     rejected with `type-error`; an empty optional date, or one written `ongoing` or
     `present`, stays null (for an end: ongoing as of the source).
     """
-    from censorlab.dates import DateParseError, parse_partial_date
-
     parsed, errors = [], []
     for text, precision in zip(df[date_column], df[precision_column], strict=True):
         if not required and isinstance(text, str) and text.strip().casefold() in ONGOING_MARKERS:
@@ -225,31 +214,3 @@ def parse_dates(
     out = mark_rejects(out, missing, "missing-cell", error_series)
     return mark_rejects(out, error_series.notna(), "type-error", error_series)
 
-
-def finish_source(raw, context, table_name: str, accepted: pd.DataFrame, table: pd.DataFrame,
-                  rejects: pd.DataFrame):
-    """Assemble a source's result: validated table, all rejects, checked accounting.
-
-    For sources whose rows map one-to-one to raw lines before merging duplicates (no splitting):
-    `rows_clean` is the accepted rows and `rows_merged` what merging removed.
-
-    Args:
-        raw: The RawFile that was cleaned (its read-stage rejects are included).
-        context: The BuildContext (for the file's sha256).
-        table_name: Processed table name.
-        accepted: Rows that passed cleaning, before merging.
-        table: The merged table.
-        rejects: Rejects from the cleaning chain.
-    """
-    from censorlab.accounting import FileAccounting
-    from censorlab.provenance import SourceResult
-
-    table = assert_valid(table, table_name)
-    all_rejects = concat_rejects([raw.rejects, rejects])
-    accounting = FileAccounting(
-        source_file=raw.name, sha256=context.sha256.get(raw.name, ""), dataset=table_name,
-        rows_read=raw.rows_read, rows_clean=len(accepted), rows_rejected=len(all_rejects),
-        rows_merged=len(accepted) - len(table), rows_out=len(table),
-    )
-    return SourceResult(table=table[list(TABLES[table_name].columns)].reset_index(drop=True),
-                        rejects=all_rejects, accounting=accounting.check())

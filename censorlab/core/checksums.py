@@ -17,9 +17,9 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from censorlab.core.storage import atomic_write_text
 from censorlab.errors import CensorlabError, ChecksumMismatchError
 from censorlab.paths import CHECKSUM_REGISTRY_NAME
-from censorlab.storage import atomic_write_text
 
 logger = logging.getLogger(__name__)
 
@@ -108,33 +108,46 @@ def update_registry(raw_dir: Path) -> list[ChecksumChange]:
     return changes
 
 
-def verify_files(raw_dir: Path, names: list[str]) -> dict[str, str]:
+def verify_files(raw_dir: Path, names: list[str], *, record_new: bool = True) -> dict[str, str]:
     """Check the named raw files against the registry before they are parsed.
 
     Files missing from the registry (a researcher's own directory on its first build) are
     recorded, and that is logged; a file whose hash differs stops the build.
+
+    Args:
+        raw_dir: The raw directory.
+        names: File names in it.
+        record_new: Write first checksums of unregistered files into the registry. False for
+            the raw data shipped inside an installed package, which is never written to: an
+            unregistered file there is an error instead.
 
     Returns:
         {file name: sha256} for every named file.
 
     Raises:
         ChecksumMismatchError: A file differs from its recorded hash.
-        FileNotFoundError: A named file does not exist.
+        CensorlabError: The directory or a named file does not exist.
     """
     raw_dir = Path(raw_dir)
+    if not raw_dir.is_dir():
+        raise CensorlabError(f"raw directory {raw_dir} does not exist (or is not a directory)")
     recorded = read_registry(raw_dir)
     hashes: dict[str, str] = {}
     new: dict[str, str] = {}
     for name in names:
         path = raw_dir / name
         if not path.exists():
-            raise FileNotFoundError(f"{path}: raw file not found")
+            raise CensorlabError(f"{path}: raw file not found; a raw directory holds "
+                                 f"{', '.join(names)}")
         digest = file_sha256(path)
         hashes[name] = digest
         if name not in recorded:
             new[name] = digest
         elif recorded[name] != digest:
             raise ChecksumMismatchError(path, recorded[name], digest)
+    if new and not record_new:
+        raise CensorlabError(f"{registry_path(raw_dir)} has no checksum for "
+                             f"{', '.join(sorted(new))}; this raw directory is read-only")
     if new:
         logger.warning("recording first checksums for %s in %s", ", ".join(sorted(new)),
                        registry_path(raw_dir))

@@ -24,6 +24,7 @@ from __future__ import annotations
 import codecs
 import csv
 import gzip
+import hashlib
 import io
 import logging
 import zlib
@@ -33,8 +34,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from censorlab.core.rejects import concat_rejects, empty_rejects, make_rejects
 from censorlab.errors import RawFileError
-from censorlab.rejects import concat_rejects, empty_rejects, make_rejects
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +63,8 @@ class RawFile:
         rows_read: Data records read, accepted or not.
         repairs: Deterministic repairs made while reading (e.g. a stripped byte-order mark).
         preamble: Lines skipped before the header (e.g. a dump's `Updated:` line).
+        sha256: `sha256:<hex>` of the bytes that were parsed (the file as stored, before
+            decompression), so the recorded checksum is the parsed content's.
     """
 
     path: Path
@@ -72,11 +75,16 @@ class RawFile:
     rows_read: int = 0
     repairs: list[str] = field(default_factory=list)
     preamble: list[str] = field(default_factory=list)
+    sha256: str = ""
 
 
-def read_bytes(path: Path) -> bytes:
-    """Read a file, decompressing gzip; a cut or corrupt gzip stream is a file error."""
-    data = path.read_bytes()
+def file_digest(data: bytes) -> str:
+    """Return `sha256:<hex>` of bytes (the form the checksum registry uses)."""
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def decompress(path: Path, data: bytes) -> bytes:
+    """Return the file's content, gunzipped for `.gz`; a cut or corrupt stream is a file error."""
     if path.suffix == ".gz":
         try:
             return gzip.decompress(data)
@@ -153,7 +161,8 @@ def read_delimited(
     """
     path = Path(path)
     name = name or path.name
-    text, repairs = decode_strict(read_bytes(path), path, encoding)
+    stored = path.read_bytes()
+    text, repairs = decode_strict(decompress(path, stored), path, encoding)
     lines = _split_physical_lines(text)
     preamble = [ln.rstrip("\r\n") for ln in lines[:skip_lines]]
     body = "".join(lines[skip_lines:])
@@ -189,6 +198,7 @@ def read_delimited(
         rows_read=len(records),
         repairs=repairs,
         preamble=preamble,
+        sha256=file_digest(stored),
     )
 
 

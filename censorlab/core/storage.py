@@ -18,6 +18,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,8 +27,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from censorlab import __version__
 from censorlab.errors import CensorlabError
-from censorlab.schema import FIELDS, SCHEMA_VERSION, TABLES, arrow_schema
+from censorlab.schema import SCHEMA_VERSION, TABLES, arrow_schema
 
 METADATA_KEY = b"censorlab"
 NULL_SENTINEL = "\x00null"
@@ -35,14 +37,27 @@ LIST_SEPARATOR = "\x1f"
 PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 3, "write_statistics": True}
 
 
+def _current_umask() -> int:
+    """Return the process umask without changing it (Linux), else by setting it back at once."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def file_mode() -> int:
+    """The mode open() gives a new file: 0644 under the usual umask (mkstemp would give 0600)."""
+    return 0o666 & ~_current_umask()
+
+
 class CorruptOutputError(CensorlabError):
     """A processed file cannot be read back as Parquet."""
-
-
-def _package_version() -> str:
-    from censorlab import __version__
-
-    return __version__
 
 
 def _to_arrow_array(series: pd.Series, arrow_type: pa.DataType) -> pa.Array:
@@ -139,9 +154,9 @@ class OrderedDigest:
 
     def update(self, table: pa.Table) -> None:
         """Feed the next rows (``table`` has at least the schema's columns, in any chunking)."""
-        for field in self.schema:
-            validity, lengths, data = self._streams[field.name]
-            for chunk in table[field.name].cast(field.type).chunks:
+        for column in self.schema:
+            validity, lengths, data = self._streams[column.name]
+            for chunk in table[column.name].cast(column.type).chunks:
                 for stream, payload in zip((validity, lengths, data),
                                            _canonical_buffers(chunk), strict=True):
                     if payload is not None:
@@ -182,11 +197,6 @@ def _canonical_buffers(chunk: pa.Array) -> tuple:
     raise TypeError(f"OrderedDigest does not support Arrow type {arrow_type}")
 
 
-def frame_content_hash(df: pd.DataFrame, table: str) -> str:
-    """Content hash of a frame as it would be written for `table`."""
-    return content_hash(to_arrow(df, table))
-
-
 def _fsync_directory(directory: Path) -> None:
     try:
         fd = os.open(directory, os.O_RDONLY)
@@ -210,6 +220,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.fchmod(fd, file_mode())  # mkstemp makes 0600; outputs are shared files
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -246,7 +257,7 @@ def write_table(df: pd.DataFrame, out_dir: Path, table: str, provenance: dict) -
     digest = content_hash(arrow_table)
     meta = {
         "table": table,
-        "package_version": _package_version(),
+        "package_version": __version__,
         "schema_version": SCHEMA_VERSION,
         "rows": arrow_table.num_rows,
         "content_hash": digest,
@@ -307,6 +318,29 @@ def read_frame(path: Path) -> pd.DataFrame:
     return arrow_to_frame(read_arrow(path))
 
 
-def field_description(name: str) -> str:
-    """Return the data-dictionary description of a column (for notebooks and docs)."""
-    return FIELDS[name].description
+
+@dataclass
+class TableWrite:
+    """What writing one source's table into a generation gives back to the run driver.
+
+    Attributes:
+        entry: The table's manifest entry: ``path`` (relative to the generation), ``rows``,
+            ``content_hash``, ``layout`` (``file`` or ``partitioned``), and for partitioned
+            tables ``partitions``.
+        inputs: One record per input file: its accounting (``FileAccounting.to_dict()``), its
+            ``error`` (None or the message) and any facts the source reported.
+        errors: The RawFileError of each file that could not be read.
+        rejects: The rejects as a frame, for the driver to write with the run's other rejects;
+            None when the writer streamed them to the generation's rejects file itself.
+        rejects_entry: The manifest entry of that streamed rejects file (else None).
+        rejects_by_reason: Reject counts keyed ``dataset/reason_code``.
+        timings: Seconds per stage on this machine (logged and returned, never stored).
+    """
+
+    entry: dict
+    inputs: list[dict]
+    errors: list = field(default_factory=list)
+    rejects: pd.DataFrame | None = None
+    rejects_entry: dict | None = None
+    rejects_by_reason: dict[str, int] = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)

@@ -1,0 +1,103 @@
+"""Pinned content hashes: refactoring the code must not change a single output value.
+
+The hashes below were taken on the code of commit 83f795d (before issue #13's refactor) from
+two kinds of input that never change:
+
+* the curated build of ``tests/fixtures/pinned_raw`` (a frozen copy of ``data/raw``; the real
+  ``data/raw`` keeps moving as curators add rows, so it cannot be pinned), and
+* every ingest fixture under ``tests/fixtures``, with the frozen copy as reference directory
+  (service and country names resolve through it).
+
+Each hash is the content hash of values (``docs/contract.md``), recomputed here from the files
+written, so the pin also proves that the files carry what the manifest claims. A deliberate
+change to the cleaning that moves a hash must update the pin in the same commit and say why.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+import censorlab
+from censorlab.core.storage import content_hash
+from censorlab.run.publish import read_published_manifest
+from censorlab.sources.ooni.dataset import dataset_content_hash
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PINNED_RAW = FIXTURES / "pinned_raw"
+
+CURATED = {
+    "block_events": "sha256:ef57adaad77d0979a8506db27e636561ef1390b85c61ccf628487917e0caf6f3",
+    "diplomatic_events": "sha256:db2075566b892500a3f54816c1d1895ce8c87b0f26010751544644f140d8bd72",
+    "mau": "sha256:b92eff6fc80196a6a330484a5c5e6b16352a465083de2b739a2d410b28c1ee38",
+    "rejects": "sha256:efbf1eb93b87f0c8caa8e517703e7637e12a99f6996bd379c11db48127f70996",
+    "services": "sha256:eeb3a3bbab2eb416d3520ce3c33abfd0ff060072f1e8c93a74eaa80c466519b1",
+}
+
+INGEST_FILES = {
+    "ooni": ["ooni/spec_examples.jsonl", "ooni/messy.jsonl.gz"],
+    "ooni-aggregate": ["ooni_aggregate/aggregate.csv"],
+    "stop": ["stop/stop_recent.csv", "stop/stop_2019.csv"],
+    "gdelt": ["gdelt/20240121.export.CSV", "gdelt/20240122000000.export.CSV.zip"],
+    "rkn": ["rkn/dump.csv"],
+}
+INGESTS = {
+    "ooni": {
+        "ooni_measurements":
+            "sha256:e3f0d4b0b0a8ec8f7c6f184ede085220137230aa0de3646740ce837c89ea1338",
+        "rejects": "sha256:8cf1d9fed9b2ac6d3e0ae5f32e3bba5659a114ed8965da720bc37b6152da5091",
+    },
+    "ooni-aggregate": {
+        "ooni_aggregate": "sha256:1c9da8f221b591db01bec2a272747136935908ab502f44ac9a6dcf445f0984bc",
+        "rejects": "sha256:973e6d8253f66ff314d3e0e2e2484e2ee8dc20ade7bdbc0933577108516d1133",
+    },
+    "stop": {
+        "stop_events": "sha256:3ea558df9addb06aaca026db3f59fc29bc7770285520626be133af45b2ac1116",
+        "rejects": "sha256:f246673f5165e8a7514251eda0167f3e024630c4b80fb4c28ff050784db6e495",
+    },
+    "gdelt": {
+        "gdelt_events": "sha256:36e27bd918eef0e6df767ab6cc986f0b153a4a1c261619172daf541e78ce55a8",
+        "rejects": "sha256:eb16f5301d309da8fc410ea3de4c7f51d1fffe8dee6efcc4ff050612c86c1ab4",
+    },
+    "rkn": {
+        "rkn_decisions": "sha256:8ee4436f23d44d9560210c7cc63b3d95ed430830e010fa67fa03d3913f5d6ea0",
+        "rejects": "sha256:ae2d404c457f69f48ea823cf7c7f34a249578e48871281a04fea615a59a3b91c",
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def pinned_raw(tmp_path_factory):
+    raw = tmp_path_factory.mktemp("pinned") / "raw"
+    shutil.copytree(PINNED_RAW, raw)
+    return raw
+
+
+def output_hashes(out: Path) -> dict[str, str]:
+    """Content hash of every table of a published output, recomputed from its files."""
+    generation, manifest = read_published_manifest(out)
+    hashes = {}
+    for name, info in manifest["tables"].items():
+        path = generation / info["path"]
+        hashes[name] = (dataset_content_hash(path) if info["layout"] == "partitioned" else
+                        content_hash(pq.read_table(path).replace_schema_metadata(None)))
+    assert hashes == {name: info["content_hash"] for name, info in manifest["tables"].items()}
+    return hashes
+
+
+def test_curated_build_keeps_every_content_hash(pinned_raw, tmp_path):
+    out = tmp_path / "out"
+    censorlab.build(pinned_raw, out)
+    assert output_hashes(out) == CURATED
+    assert censorlab.validate(out) == []
+
+
+@pytest.mark.parametrize("kind", sorted(INGESTS))
+def test_ingest_fixture_keeps_every_content_hash(kind, pinned_raw, tmp_path):
+    files = [FIXTURES / name for name in INGEST_FILES[kind]]
+    censorlab.ingest(kind, files, tmp_path / "out", raw_dir=pinned_raw, workers=1)
+    assert output_hashes(tmp_path / "out") == INGESTS[kind]
+    assert censorlab.validate(tmp_path / "out") == []  # every output kind validates
