@@ -14,7 +14,6 @@ import pandas as pd
 import pytest
 from scipy import optimize, stats
 
-from censorlab.analysis.durations import classify_end_status, compute_block_durations
 from censorlab.analysis.survival import (
     check_proportional_hazards,
     encode_covariates,
@@ -262,7 +261,7 @@ def real_blocks():
         pytest.skip(f"processed data not built: {exc}")
     return (
         blocks.pipe(analysis.select_implemented_blocks)
-        .pipe(analysis.compute_block_durations, as_of=as_of)
+        .pipe(analysis.compute_block_durations, scenario="as_of_contrast", as_of=as_of)
         .pipe(analysis.add_block_covariates, diplomacy, window_days=30)
     )
 
@@ -315,33 +314,38 @@ def test_km_curve_extends_to_last_censored_time_and_keeps_day_zero_events():
 
 
 def test_end_status_sensitivity_gives_hand_computed_km_and_matching_cox():
+    # Six blocks from 2020-01-01: three lifted (2, 10, 20 days), two unknown (confirmed at
+    # day 5), one in force (confirmed at day 100); as_of gives every open block 100 days.
     blocks = pd.DataFrame(
         {
             "event_id": list("ABCDEF"),
             "start_date": ["2020-01-01"] * 6,
             "end_date": ["2020-01-03", "2020-01-11", "2020-01-21", None, None, None],
-            "notes": [None, None, None, "end not found", "end unknown", None],
+            "end_status": ["ended"] * 3 + ["unknown", "unknown", "in_force"],
+            "last_confirmed_date": [None] * 3 + ["2020-01-06", "2020-01-06", "2020-04-10"],
             "has_diplomatic_contact": [False, True, False, False, True, False],
         }
     )
-    data = compute_block_durations(blocks, as_of="2020-04-10").pipe(classify_end_status)
-    out = summarise_end_status_sensitivity(data, times=(7, 15), unknown_min_days=5)
-    assert out["scenario"].tolist() == ["as_ongoing", "excluded", "censored_at_report"]
+    out = summarise_end_status_sensitivity(
+        blocks, covariate="has_diplomatic_contact", times=(7, 15), as_of="2020-04-10"
+    )
+    assert out["scenario"].tolist() == ["last_confirmed", "unknown_excluded", "as_of_contrast"]
     assert out["n"].tolist() == [6, 4, 6]
     assert out["n_unknown"].tolist() == [2, 0, 2]
+    assert out["n_in_force"].tolist() == [1, 1, 1]
     assert out["n_events"].tolist() == [3, 3, 3]
-    # a: 2e 10e 20e 100c 100c 100c; b: 2e 10e 20e 100c; c: 2e 10e 20e 5c 5c 100c
-    assert np.isnan(out["median_days"].iloc[0])
-    assert out["median_days"].tolist()[1:] == [20.0, 20.0]
+    # main: 2e 10e 20e 5c 5c 100c; excluded: 2e 10e 20e 100c; contrast: 2e 10e 20e 100c x3
+    assert out["median_days"].tolist()[:2] == [20.0, 20.0]
+    assert np.isnan(out["median_days"].iloc[2])
     assert out["survival_7"].tolist() == pytest.approx([5 / 6, 3 / 4, 5 / 6])
-    assert out["survival_15"].tolist() == pytest.approx([4 / 6, 1 / 2, 5 / 6 * 2 / 3])
+    assert out["survival_15"].tolist() == pytest.approx([5 / 6 * 2 / 3, 1 / 2, 4 / 6])
     by_hand = {
-        "as_ongoing": ([2, 10, 20, 100, 100, 100], [1, 1, 1, 0, 0, 0]),
-        "excluded": ([2, 10, 20, 100], [1, 1, 1, 0]),
-        "censored_at_report": ([2, 10, 20, 5, 5, 100], [1, 1, 1, 0, 0, 0]),
+        "last_confirmed": ([2, 10, 20, 5, 5, 100], [1, 1, 1, 0, 0, 0]),
+        "unknown_excluded": ([2, 10, 20, 100], [1, 1, 1, 0]),
+        "as_of_contrast": ([2, 10, 20, 100, 100, 100], [1, 1, 1, 0, 0, 0]),
     }
-    contact = {"as_ongoing": [0, 1, 0, 0, 1, 0], "excluded": [0, 1, 0, 0]}
-    contact["censored_at_report"] = contact["as_ongoing"]
+    contact = {"last_confirmed": [0, 1, 0, 0, 1, 0], "unknown_excluded": [0, 1, 0, 0]}
+    contact["as_of_contrast"] = contact["last_confirmed"]
     for _, row in out.iterrows():
         time, status = by_hand[row["scenario"]]
         frame = pd.DataFrame(
@@ -354,6 +358,9 @@ def test_end_status_sensitivity_gives_hand_computed_km_and_matching_cox():
         expected = fit_cox(frame, ["has_diplomatic_contact"]).iloc[0]
         assert row["hazard_ratio"] == pytest.approx(expected["hazard_ratio"], rel=1e-9)
         assert row["p_value"] == pytest.approx(expected["p_value"], rel=1e-9)
+    without_as_of = summarise_end_status_sensitivity(blocks)
+    assert without_as_of["scenario"].tolist() == ["last_confirmed", "unknown_excluded"]
+    assert "hazard_ratio" not in without_as_of.columns
 
 
 def hand_schoenfeld(time, status, x, beta):

@@ -1,3 +1,4 @@
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -88,21 +89,76 @@ def test_count_blocks_with_nearby_event():
     }
 
 
-def test_placebo_is_seeded_and_reports_observed_share():
-    first = compare_with_placebo(_blocks(), _diplomacy(), window_days=30, n_draws=200, seed=1)
-    again = compare_with_placebo(_blocks(), _diplomacy(), window_days=30, n_draws=200, seed=1)
+def _swept(diplomacy: pd.DataFrame) -> pd.DataFrame:
+    level = diplomacy["kind"].map({"dispute": None}).where(
+        diplomacy["kind"] == "dispute", "leader-visit"
+    )
+    return diplomacy.assign(compiled_by="dyad-sweep", contact_level=level)
+
+
+def _coverage(years=(2016, 2017, 2020)) -> pd.DataFrame:
+    return pd.DataFrame(
+        [(a, b, y, ["leader-visit", "minister-visit"]) for a, b in (("RU", "CN"), ("RU", "JP"),
+                                                                    ("IN", "CN")) for y in years],
+        columns=["country_a", "country_b", "year", "complete_levels"],
+    )
+
+
+def test_placebo_uses_the_covariate_window_and_only_covered_anchors():
+    blocks = _blocks().assign(end_date=pd.to_datetime(["2017-05-11", "2017-05-20", None, None]))
+    # WeChat's lift (05-11) follows D1 (04-13) by 28 days; LINE's (05-20) is 23 days after D3
+    result = compare_with_placebo(blocks, _swept(_diplomacy()), _coverage(), window_days=30,
+                                  anchor="end", n_draws=50, seed=1).iloc[0]
+    assert (result["n_anchors"], result["n_anchors_exposed"]) == (2, 2)
+    short = compare_with_placebo(blocks, _swept(_diplomacy()), _coverage(), window_days=25,
+                                 anchor="end", n_draws=50, seed=1).iloc[0]
+    assert short["n_anchors_exposed"] == 1
+    starts = compare_with_placebo(blocks, _swept(_diplomacy()), _coverage(), window_days=30,
+                                  anchor="start", n_draws=50, seed=1).iloc[0]
+    # starts: WeChat 21 days after D1, LINE 5 after D3, TikTok's only event is a dispute;
+    # Vchat has no dyad
+    assert (starts["n_anchors"], starts["n_anchors_exposed"]) == (3, 2)
+    uncovered = compare_with_placebo(blocks, _swept(_diplomacy()), _coverage(years=(2020,)),
+                                     window_days=30, anchor="end", n_draws=10).iloc[0]
+    assert uncovered["n_anchors"] == 0 and uncovered["n_anchors_uncovered"] == 2
+
+
+@pytest.mark.parametrize(("same_day", "exposed"), [("contact_after_lift", 0),
+                                                   ("contact_before_lift", 1)])
+def test_placebo_same_day_ordering_matches_the_models(same_day, exposed):
+    blocks = _blocks().iloc[[0]]
+    diplomacy = _swept(_diplomacy().iloc[[1]].assign(date="2017-05-11"))
+    result = compare_with_placebo(blocks, diplomacy, _coverage(), window_days=5, anchor="end",
+                                  same_day=same_day, n_draws=10).iloc[0]
+    assert result["n_anchors_exposed"] == exposed
+
+
+def test_placebo_is_seeded_and_finds_anchors_that_follow_contact():
+    rng = np.random.default_rng(0)
+    contact_days = pd.Timestamp("2017-01-01") + pd.to_timedelta(
+        np.sort(rng.choice(365, 12, replace=False)), unit="D")
+    blocks = pd.DataFrame(
+        {
+            "event_id": [f"B{i}" for i in range(12)],
+            "blocking_country": "RU",
+            "operator_country": "CN",
+            "start_date": contact_days - pd.Timedelta(days=100),
+            "end_date": contact_days + pd.Timedelta(days=2),  # every lift 2 days after contact
+        }
+    )
+    diplomacy = pd.DataFrame({"date": contact_days, "country_a": "RU", "country_b": "CN",
+                              "kind": "summit", "title": "visit"})
+    first = compare_with_placebo(blocks, _swept(diplomacy), _coverage(), window_days=7,
+                                 n_draws=99, seed=4)
+    again = compare_with_placebo(blocks, _swept(diplomacy), _coverage(), window_days=7,
+                                 n_draws=99, seed=4)
     pd.testing.assert_frame_equal(first, again)
     row = first.iloc[0]
-    assert row["n_blocks"] == 3 and row["n_blocks_near"] == 2  # TikTok's only event is a dispute
-    assert row["observed_share"] == pytest.approx(2 / 3)
-    assert 0 < row["p_value"] <= 1
+    assert row["observed_share"] == 1.0 and row["p_value"] <= 0.05
     assert row["placebo_share_p2_5"] <= row["placebo_mean_share"] <= row["placebo_share_p97_5"]
-
-
-def test_placebo_far_from_events_gives_high_p_value():
-    far = _blocks().assign(start_date=pd.to_datetime(["2012-01-01"] * 4))
-    result = compare_with_placebo(
-        far, _diplomacy(), window_days=5, n_draws=100, period=("2012-01-01", "2020-01-01")
-    ).iloc[0]
-    assert result["observed_share"] == 0
-    assert result["p_value"] == 1.0
+    far = blocks.assign(end_date=contact_days + pd.Timedelta(days=20))
+    null = compare_with_placebo(far, _swept(diplomacy), _coverage(), window_days=7,
+                                n_draws=99, seed=4).iloc[0]
+    assert null["p_value"] > 0.2
+    with pytest.raises(ValueError, match="anchor"):
+        compare_with_placebo(blocks, _swept(diplomacy), _coverage(), anchor="middle")

@@ -4,13 +4,15 @@ The processed tables hold facts (a diplomatic event happened on a date between t
 countries; an authority was named in a source). Turning them into model covariates needs
 choices, and each choice is written down in this module so a reader can disagree with it:
 
-* **Diplomatic contact** (:func:`flag_diplomatic_contact`): the blocking country and the
-  operator's home country had at least one *contact* event (``CONTACT_KINDS``: negotiation,
-  summit, agreement, call, state visit) dated within ``window_days`` **after** the block
-  start (start day included). The window is fixed and does not stop at the block's end, so a
-  longer block does not mechanically get more chances of contact (no immortal-time bias); the
-  price is that an event just after a lift may be a consequence of the lift, not a cause.
-  Disputes and sanctions are not contact.
+* **Diplomatic contact, naive baseline flag** (:func:`flag_diplomatic_contact`): the blocking
+  country and the operator's home country had at least one *contact* event (``CONTACT_KINDS``:
+  negotiation, summit, agreement, call, state visit) dated within ``window_days`` **after** the
+  block start (start day included), whatever the calendar row's ``compiled_by``. The window
+  does not stop at the block's end, so the flag uses events after the lift (issue #9: WeChat's
+  only contact came three days after its lift). It is kept only for the labelled contrast
+  :func:`censorlab.analysis.contact_models.fit_naive_contact_cox`; the main design uses the
+  time-varying covariate of :mod:`censorlab.analysis.intervals`. Disputes and sanctions are
+  not contact.
 * **Region** (:func:`assign_region`): UN M49 region and sub-region of the blocking country,
   from the explicit table ``UN_M49_REGIONS`` (no library lookup, so the mapping is visible
   and testable). Countries missing from the table get ``"unknown"`` and a log message.

@@ -1,90 +1,86 @@
-"""Block durations with explicit censoring and date-precision bounds.
+"""Block durations with censoring read from the data (``end_status``) and date-precision bounds.
 
 A block's duration is an interpretation, never a stored fact: the processed ``block_events``
-table keeps dates and their precision, and this module turns them into days. Two rules make
-the numbers honest:
+table keeps dates, their precision and (issue #10) each block's ``end_status``, and this module
+turns them into days. The rules:
 
-* **Censoring.** A block without an end date is ongoing *as of* a stated date (the build's
-  ``as_of``, never today). Its duration is ``as_of - start`` and it is flagged
-  ``observed=False`` so survival methods treat it as right-censored, not as missing.
-* **Precision bounds.** A start known only to the month could be any day in it. The low bound
-  is the shortest duration the bracketed dates allow (latest start to earliest end), the high
-  bound the longest (earliest start to latest end), so every statistic can be reported as a
-  range across ``duration_low_days`` .. ``duration_high_days``.
-* **End status** (:func:`classify_end_status`). The curated convention is "empty end_date =
-  ongoing as of the source", but many curated rows say in ``confidence_note``/``notes`` that
-  the end was simply *not found* (short election-time blocks, for instance). Treating those as
-  ongoing for years inflates durations, so each block gets ``end_status``: ``reported`` (an
-  end date is present), ``unknown`` (no end date, and the text matches one of
-  ``UNKNOWN_END_PATTERNS``) or ``ongoing`` (no end date otherwise). This is an interpretation
-  of free text and lives here, not in the processed table. :func:`apply_end_status_scenario`
-  turns it into the three censoring scenarios of the sensitivity analysis.
+* **Censoring from data, not text.** ``end_status`` says what the sources say:
+  ``ended`` -> an event (the lift) at ``end_date``; ``in_force`` or ``unknown`` -> right-censored
+  at ``last_confirmed_date``, the latest day a source confirms the block in force. Never at the
+  build's ``as_of``: a block last confirmed in 2014 is not known to have lasted until 2026, and
+  censoring it there would claim eleven years of un-lifted time that nobody observed.
+* **Scenarios** (``CENSORING_SCENARIOS``), chosen explicitly by the caller:
+  ``last_confirmed`` (the main reading: ``in_force`` and ``unknown`` both censored at
+  ``last_confirmed_date``); ``unknown_excluded`` (``unknown`` rows dropped: if a source's silence
+  is informative, this shows how much it matters); ``as_of_contrast`` (the old reading, every row
+  without an end date censored at ``as_of``; kept only as a labelled contrast, it ignores
+  ``end_status``). The old free-text heuristic ("end not found" in the notes) is gone: after
+  issue #10 every implemented row carries ``end_status`` as data, so nothing needs it.
+* **Precision bounds.** A start known only to the month could be any day in it. The low bound is
+  the shortest duration the bracketed dates allow (latest start to earliest stop), the high bound
+  the longest (earliest start to latest stop), so every statistic can be reported as a range
+  across ``duration_low_days`` .. ``duration_high_days``. A censoring date has no bracket: it is
+  the day the source confirms (the first day of its period when coarser, which can only make
+  the censored time shorter).
+* **Contract checks.** Rows that break the contract (an ``ended`` row without an end date, an
+  unresolved row without ``last_confirmed_date``, a confirmation before the start, an unknown
+  ``end_status``) raise ``ValueError`` naming them: an analysis that silently dropped them would
+  change its sample without saying so.
 
 Example:
     >>> import pandas as pd
     >>> blocks = pd.DataFrame({
-    ...     "event_id": ["RU-2017-WECHAT"],
-    ...     "start_date": ["2017-05-04"], "start_earliest_date": ["2017-05-04"],
-    ...     "start_latest_date": ["2017-05-04"], "end_date": ["2017-05-11"],
-    ...     "end_earliest_date": ["2017-05-11"], "end_latest_date": ["2017-05-11"],
+    ...     "event_id": ["RU-2017-WECHAT", "RU-2017-LINE"],
+    ...     "start_date": ["2017-05-04", "2017-05-03"], "end_date": ["2017-05-11", None],
+    ...     "end_status": ["ended", "in_force"], "last_confirmed_date": [None, "2017-06-01"],
     ... })
-    >>> out = compute_block_durations(blocks, as_of="2025-11-01")
-    >>> columns = ["duration_days", "duration_low_days", "duration_high_days", "observed"]
-    >>> print(out[columns].to_string(index=False))
-     duration_days  duration_low_days  duration_high_days  observed
-               7.0                7.0                 7.0      True
+    >>> out = compute_block_durations(blocks)
+    >>> print(out[["event_id", "duration_days", "observed", "stop_source"]].to_string(index=False))
+          event_id  duration_days  observed         stop_source
+    RU-2017-WECHAT            7.0      True            end_date
+      RU-2017-LINE           29.0     False last_confirmed_date
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable
 
 import pandas as pd
+
+from censorlab.analysis.vocabulary import (
+    END_STATUS_ENDED,
+    END_STATUS_IN_FORCE,
+    END_STATUS_UNKNOWN,
+    END_STATUSES,
+)
 
 logger = logging.getLogger(__name__)
 
 START_COLUMNS = ("start_date", "start_earliest_date", "start_latest_date")
 END_COLUMNS = ("end_date", "end_earliest_date", "end_latest_date")
-DATE_COLUMNS = START_COLUMNS + END_COLUMNS
+DATE_COLUMNS = START_COLUMNS + END_COLUMNS + ("last_confirmed_date",)
 DURATION_COLUMNS = (
+    "observed",
+    "stop_date",
+    "stop_earliest_date",
+    "stop_latest_date",
+    "stop_source",
     "duration_days",
     "duration_low_days",
     "duration_high_days",
-    "observed",
-    "is_ongoing",
-    "censor_date",
 )
 SECONDS_PER_DAY = 86_400
 
-END_REPORTED = "reported"
-END_ONGOING = "ongoing"
-END_UNKNOWN = "unknown"
-END_STATUS_TEXT_COLUMNS = ("confidence_note", "notes")
-# Case-insensitive regexes over "confidence_note | notes"; any match on a row without an end
-# date makes its end "unknown". Each names the END (or unblocking/restoration/lifting) as not
-# found/known/captured/confirmed, so start-side phrases ("enforcement date not captured",
-# "exact day not captured") and "ongoing as of source" never match.
-UNKNOWN_END_PATTERNS: tuple[str, ...] = (
-    # "end not found", "end date not found", "end dates unknown", "end of block not found",
-    # "actual end not found", "end not captured", "enforcement and end not confirmed"
-    r"\bend(?:\s+dates?)?(?:\s+of\s+(?:the\s+)?block)?\s+(?:is\s+)?"
-    r"(?:not\s+(?:found|known|captured|confirmed)|unknown)",
-    # "unblock date not found", "restoration date not captured", "unblock dates per service not
-    # captured"
-    r"\b(?:unblock(?:ing)?|restoration|lifting|reopening)\s+dates?\b[^;|.]{0,40}?"
-    r"\bnot\s+(?:found|known|captured|confirmed)",
-    # "later unblocked (date not found)", "access was restored at an unknown date"
-    r"\b(?:restored|unblocked|lifted)\b[^;|.]{0,40}?\b(?:unknown\s+date|date\s+not\s+found)",
-    # "durations of the social-media restrictions not all captured"
-    r"\bdurations?\b[^;|.]{0,60}?\bnot\s+(?:all\s+)?captured",
-    # "later status of each service not tracked", "later lifting ... not sourced here"
-    r"\blater\s+(?:status|lifting)\b[^;|.]{0,60}?\bnot\s+(?:tracked|sourced)",
-)
-_UNKNOWN_END_REGEX = re.compile("|".join(f"(?:{p})" for p in UNKNOWN_END_PATTERNS), re.IGNORECASE)
-DEFAULT_UNKNOWN_END_MIN_DAYS = 1
-END_STATUS_SCENARIOS = ("as_ongoing", "excluded", "censored_at_report")
+SCENARIO_LAST_CONFIRMED = "last_confirmed"
+SCENARIO_UNKNOWN_EXCLUDED = "unknown_excluded"
+SCENARIO_AS_OF_CONTRAST = "as_of_contrast"
+CENSORING_SCENARIOS = (SCENARIO_LAST_CONFIRMED, SCENARIO_UNKNOWN_EXCLUDED, SCENARIO_AS_OF_CONTRAST)
+MAIN_CENSORING_SCENARIO = SCENARIO_LAST_CONFIRMED
+STOP_END_DATE = "end_date"
+STOP_LAST_CONFIRMED = "last_confirmed_date"
+STOP_AS_OF = "as_of"
+UNRESOLVED_STATUSES = (END_STATUS_IN_FORCE, END_STATUS_UNKNOWN)
 
 
 def coerce_dates(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
@@ -135,139 +131,132 @@ def _fill_bounds_from_point(blocks: pd.DataFrame) -> pd.DataFrame:
     return blocks.assign(**filled)
 
 
-def compute_block_durations(blocks: pd.DataFrame, as_of: object) -> pd.DataFrame:
-    """Add durations in days, censoring flags and precision bounds to a table of blocks.
+def check_end_status(blocks: pd.DataFrame) -> list[str]:
+    """List every row that breaks the end-status contract of issue #10 (empty = consistent).
 
     Args:
-        blocks: Rows of ``block_events`` (needs ``start_date`` and ``end_date``; the
-            ``*_earliest_date``/``*_latest_date`` brackets are used when present).
-        as_of: The date at which ongoing blocks are censored, normally
-            ``censorlab.load_manifest()["as_of"]``. Required on purpose: "ongoing" means
-            nothing without it.
+        blocks: Implemented rows of ``block_events`` with ``end_status``, ``end_date`` and
+            ``last_confirmed_date``.
 
     Returns:
-        A copy of ``blocks`` with ``is_ongoing`` (no end date, or an end after ``as_of``),
-        ``observed`` (the end was seen: the complement, for survival models),
-        ``censor_date`` (end date or ``as_of``), ``duration_days`` and the
-        ``duration_low_days``/``duration_high_days`` bounds. Blocks that start after
-        ``as_of`` get missing durations (logged), because they cannot have lasted yet.
+        One message per kind of problem, naming the ``event_id`` values concerned.
     """
-    as_of_ts = to_timestamp(as_of)
+    if "end_status" not in blocks.columns:
+        return [
+            "block_events has no end_status column (issue #10): use scenario "
+            f"{SCENARIO_AS_OF_CONTRAST!r} for the old reading"
+        ]
+    dated = coerce_dates(blocks, ["start_date", "end_date", "last_confirmed_date"])
+    if "last_confirmed_date" not in dated.columns:
+        dated = dated.assign(last_confirmed_date=pd.NaT)
+    status = dated["end_status"]
+    unresolved = status.isin(UNRESOLVED_STATUSES)
+    checks = {
+        "end_status missing or not one of " + ", ".join(END_STATUSES): ~status.isin(END_STATUSES),
+        "ended without end_date": status.eq(END_STATUS_ENDED) & dated["end_date"].isna(),
+        "in_force/unknown with an end_date": unresolved & dated["end_date"].notna(),
+        "in_force/unknown without last_confirmed_date": unresolved
+        & dated["last_confirmed_date"].isna(),
+        "last_confirmed_date before start_date": unresolved
+        & (dated["last_confirmed_date"] < dated["start_date"]),
+    }
+    ids = blocks["event_id"] if "event_id" in blocks.columns else pd.Series(blocks.index)
+    return [
+        f"{label}: {sorted(map(str, ids[mask.to_numpy()]))}"
+        for label, mask in checks.items()
+        if mask.any()
+    ]
+
+
+def _stop_dates_from_status(dated: pd.DataFrame) -> pd.DataFrame:
+    """Stop date and its bracket: the end for ended rows, the last confirmation otherwise."""
+    ended = dated["end_status"].eq(END_STATUS_ENDED)
+    confirmed = dated["last_confirmed_date"]
+    return dated.assign(
+        observed=ended.to_numpy(),
+        stop_date=dated["end_date"].where(ended, confirmed),
+        stop_earliest_date=dated["end_earliest_date"].where(ended, confirmed),
+        stop_latest_date=dated["end_latest_date"].where(ended, confirmed),
+        stop_source=pd.Series(STOP_END_DATE, index=dated.index).where(ended, STOP_LAST_CONFIRMED),
+    )
+
+
+def _stop_dates_at_as_of(dated: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """The old reading: no end date (or an end after as_of) = censored at as_of."""
+    open_ended = dated["end_date"].isna() | (dated["end_date"] > as_of)
+    return dated.assign(
+        observed=(~open_ended).to_numpy(),
+        stop_date=dated["end_date"].where(~open_ended, as_of),
+        stop_earliest_date=dated["end_earliest_date"].where(~open_ended, as_of),
+        stop_latest_date=dated["end_latest_date"].where(~open_ended, as_of),
+        stop_source=pd.Series(STOP_END_DATE, index=dated.index).where(~open_ended, STOP_AS_OF),
+    )
+
+
+def compute_block_durations(
+    blocks: pd.DataFrame,
+    scenario: str = MAIN_CENSORING_SCENARIO,
+    as_of: object | None = None,
+) -> pd.DataFrame:
+    """Add the lift/censoring date, event flag, duration in days and precision bounds per block.
+
+    Args:
+        blocks: Implemented rows of ``block_events`` (``start_date``; ``end_date``,
+            ``end_status`` and ``last_confirmed_date`` per issue #10; the
+            ``*_earliest_date``/``*_latest_date`` brackets are used when present).
+        scenario: One of ``CENSORING_SCENARIOS`` (module docstring). The default is the main
+            reading; the other two are sensitivity runs and must be asked for by name.
+        as_of: Only for ``as_of_contrast``: the date the old reading censored open blocks at
+            (normally ``censorlab.load_manifest()["as_of"]``). Refused otherwise, so the build
+            date can never leak into the main analysis.
+
+    Returns:
+        A copy of ``blocks`` (``unknown_excluded``: without the ``unknown`` rows) with
+        ``observed`` (the lift was seen), ``stop_date`` (lift or censoring date) with its bracket
+        ``stop_earliest_date``/``stop_latest_date``, ``stop_source`` (``end_date``,
+        ``last_confirmed_date`` or ``as_of``), ``duration_days`` and the
+        ``duration_low_days``/``duration_high_days`` bounds.
+
+    Raises:
+        ValueError: Unknown scenario, ``as_of`` missing or superfluous, or rows that break the
+            end-status contract (:func:`check_end_status`).
+    """
+    if scenario not in CENSORING_SCENARIOS:
+        raise ValueError(f"scenario must be one of {CENSORING_SCENARIOS}, got {scenario!r}")
+    if (scenario == SCENARIO_AS_OF_CONTRAST) != (as_of is not None):
+        raise ValueError(f"as_of is required for {SCENARIO_AS_OF_CONTRAST!r} and only for it")
     dated = coerce_dates(blocks, DATE_COLUMNS).pipe(_fill_bounds_from_point)
-    is_ongoing = dated["end_date"].isna() | (dated["end_date"] > as_of_ts)
-    censor_date = dated["end_date"].where(~is_ongoing, as_of_ts)
-    end_earliest = dated["end_earliest_date"].where(~is_ongoing, as_of_ts)
-    end_latest = dated["end_latest_date"].where(~is_ongoing, as_of_ts)
-    started = dated["start_date"] <= as_of_ts
-    if (~started).any():
-        logger.warning(
-            "%d block(s) start after as_of=%s; their durations are left missing",
-            int((~started).sum()),
-            as_of_ts.date(),
-        )
-    duration = _days_between(censor_date, dated["start_date"])
-    low = _days_between(end_earliest, dated["start_latest_date"]).clip(lower=0)
-    high = _days_between(end_latest, dated["start_earliest_date"])
-    return blocks.assign(
-        is_ongoing=is_ongoing.to_numpy(),
-        observed=(~is_ongoing).to_numpy(),
-        censor_date=censor_date.to_numpy(),
+    if scenario == SCENARIO_AS_OF_CONTRAST:
+        as_of_ts = to_timestamp(as_of)
+        stopped = _stop_dates_at_as_of(dated, as_of_ts)
+        started = (dated["start_date"] <= as_of_ts).to_numpy()
+        if (~started).any():
+            logger.warning(
+                "%d block(s) start after as_of=%s; their durations are left missing",
+                int((~started).sum()),
+                as_of_ts.date(),
+            )
+    else:
+        problems = check_end_status(blocks)
+        if problems:
+            raise ValueError("block_events breaks the end-status contract: " + "; ".join(problems))
+        if "last_confirmed_date" not in dated.columns:
+            dated = dated.assign(last_confirmed_date=pd.NaT)
+        stopped = _stop_dates_from_status(dated)
+        started = pd.Series(True, index=dated.index).to_numpy()
+    duration = _days_between(stopped["stop_date"], dated["start_date"])
+    low = _days_between(stopped["stop_earliest_date"], dated["start_latest_date"]).clip(lower=0)
+    high = _days_between(stopped["stop_latest_date"], dated["start_earliest_date"])
+    out = blocks.assign(
+        **{column: stopped[column].to_numpy() for column in DURATION_COLUMNS[:5]},
         duration_days=duration.where(started).to_numpy(),
         duration_low_days=low.where(started).clip(upper=duration).to_numpy(),
         duration_high_days=high.where(started).clip(lower=duration).to_numpy(),
     )
-
-
-def says_end_unknown(text: object) -> bool:
-    """Return True when a free text says a block's end was not found, known or captured.
-
-    Args:
-        text: A ``confidence_note``/``notes`` value (anything; non-strings give False).
-
-    Returns:
-        Whether any of ``UNKNOWN_END_PATTERNS`` matches (case-insensitive).
-
-    Example:
-        >>> says_end_unknown("for start; end not found")
-        True
-        >>> says_end_unknown("order date; enforcement date not captured")
-        False
-    """
-    return isinstance(text, str) and _UNKNOWN_END_REGEX.search(text) is not None
-
-
-def classify_end_status(blocks: pd.DataFrame) -> pd.DataFrame:
-    """Add ``end_status``: ``reported``, ``unknown`` or ``ongoing`` (rules: module docstring).
-
-    Args:
-        blocks: Rows of ``block_events`` (``end_date``; ``confidence_note`` and ``notes`` are
-            read when present).
-
-    Returns:
-        A copy with ``end_status``. ``reported`` whenever ``end_date`` is present, whatever
-        the text says; ``unknown`` when it is empty and the joined ``confidence_note | notes``
-        match :func:`says_end_unknown`; ``ongoing`` otherwise.
-    """
-    present = [column for column in END_STATUS_TEXT_COLUMNS if column in blocks.columns]
-    text = pd.Series("", index=blocks.index, dtype="object")
-    for column in present:
-        text = text.str.cat(blocks[column].astype("string").fillna(""), sep=" | ")
-    end_missing = blocks["end_date"].isna()
-    unknown = text.map(says_end_unknown).astype(bool)
-    status = pd.Series(END_ONGOING, index=blocks.index, dtype="object")
-    status = status.mask(unknown, END_UNKNOWN).mask(~end_missing, END_REPORTED)
-    return blocks.assign(end_status=status.to_numpy())
-
-
-def apply_end_status_scenario(
-    durations: pd.DataFrame,
-    scenario: str,
-    unknown_min_days: float = DEFAULT_UNKNOWN_END_MIN_DAYS,
-) -> pd.DataFrame:
-    """Re-censor the blocks whose end is ``unknown`` under one sensitivity scenario.
-
-    * ``as_ongoing``: unchanged (the curated convention: censored at ``as_of``).
-    * ``excluded``: the ``unknown`` rows are dropped.
-    * ``censored_at_report``: each ``unknown`` block is censored at
-      ``start_latest_date + unknown_min_days`` (never later than its ``as_of`` censor date):
-      all we know is that it was in force when it was reported. The bounds follow the same
-      rule (low from the latest start, high from the earliest start).
-
-    Args:
-        durations: Output of :func:`compute_block_durations` piped through
-            :func:`classify_end_status`.
-        scenario: One of ``END_STATUS_SCENARIOS``.
-        unknown_min_days: Days after the latest possible start that an ``unknown`` block is
-            known to have lasted (scenario ``censored_at_report`` only).
-
-    Returns:
-        A copy (``excluded``: a subset) with ``observed``, ``censor_date`` and the three
-        durations adjusted.
-    """
-    if scenario not in END_STATUS_SCENARIOS:
-        raise ValueError(f"scenario must be one of {END_STATUS_SCENARIOS}, got {scenario!r}")
-    unknown = durations["end_status"].eq(END_UNKNOWN).to_numpy()
-    if scenario == "as_ongoing":
-        return durations.copy()
-    if scenario == "excluded":
-        return durations.loc[~unknown].copy()
-    dated = coerce_dates(durations, DATE_COLUMNS + ("censor_date",)).pipe(_fill_bounds_from_point)
-    report_date = dated["start_latest_date"] + pd.Timedelta(days=unknown_min_days)
-    censor = report_date.where(report_date < dated["censor_date"], dated["censor_date"])
-    duration = _days_between(censor, dated["start_date"])
-    low = _days_between(censor, dated["start_latest_date"]).clip(lower=0).clip(upper=duration)
-    high = _days_between(censor, dated["start_earliest_date"]).clip(lower=duration)
-    started = durations["duration_days"].notna().to_numpy()
-    replace = unknown & started
-    out = durations.copy()
-    out["censor_date"] = dated["censor_date"].where(~replace, censor).to_numpy()
-    out["observed"] = out["observed"].to_numpy() & ~replace
-    for column, values in (
-        ("duration_days", duration),
-        ("duration_low_days", low),
-        ("duration_high_days", high),
-    ):
-        out[column] = out[column].where(~replace, values.to_numpy())
+    if scenario == SCENARIO_UNKNOWN_EXCLUDED:
+        unknown = blocks["end_status"].eq(END_STATUS_UNKNOWN).to_numpy()
+        logger.info("Scenario %s: %d unknown row(s) excluded", scenario, int(unknown.sum()))
+        out = out.loc[~unknown]
     return out
 
 
@@ -296,7 +285,8 @@ def summarise_duration_bounds(durations: pd.DataFrame) -> pd.DataFrame:
         durations: Output of :func:`compute_block_durations`.
 
     Returns:
-        ``event_id``, dates, precisions, the three durations and ``observed``.
+        ``event_id``, dates, precisions, ``end_status``, the stop date and its source, the
+        three durations and ``observed`` (the columns present).
     """
     wanted = [
         "event_id",
@@ -306,6 +296,9 @@ def summarise_duration_bounds(durations: pd.DataFrame) -> pd.DataFrame:
         "start_precision",
         "end_date",
         "end_precision",
+        "end_status",
+        "stop_date",
+        "stop_source",
         "duration_days",
         "duration_low_days",
         "duration_high_days",

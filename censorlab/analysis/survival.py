@@ -14,8 +14,11 @@ module only shapes inputs and outputs. With few lifted blocks the Cox model must
 Two checks of the assumptions go with the model: :func:`check_proportional_hazards` tests
 proportional hazards by correlating each covariate's Schoenfeld residuals with a function of
 time (Grambsch-Therneau style), and :func:`summarise_end_status_sensitivity` reruns the
-headline numbers under the three readings of blocks whose end is ``unknown``
-(:func:`censorlab.analysis.durations.apply_end_status_scenario`).
+headline numbers under each censoring scenario of
+:func:`censorlab.analysis.durations.compute_block_durations` (``end_status`` as data).
+
+These functions take one row per unit with a fixed covariate. The time-varying, stratified
+contact models of issue #9 live in :mod:`censorlab.analysis.contact_models`.
 """
 
 from __future__ import annotations
@@ -30,11 +33,11 @@ from statsmodels.duration.hazard_regression import PHReg
 from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 
 from censorlab.analysis.durations import (
-    DEFAULT_UNKNOWN_END_MIN_DAYS,
-    END_STATUS_SCENARIOS,
-    END_UNKNOWN,
-    apply_end_status_scenario,
+    CENSORING_SCENARIOS,
+    SCENARIO_AS_OF_CONTRAST,
+    compute_block_durations,
 )
+from censorlab.analysis.vocabulary import END_STATUS_IN_FORCE, END_STATUS_UNKNOWN
 
 logger = logging.getLogger(__name__)
 
@@ -535,42 +538,49 @@ def check_proportional_hazards(
 
 
 def summarise_end_status_sensitivity(
-    data: pd.DataFrame,
-    covariate: str = "has_diplomatic_contact",
+    blocks: pd.DataFrame,
+    covariate: str | None = None,
     times: Sequence[float] = (7, 365),
-    unknown_min_days: float = DEFAULT_UNKNOWN_END_MIN_DAYS,
-    scenarios: Sequence[str] = END_STATUS_SCENARIOS,
+    scenarios: Sequence[str] = CENSORING_SCENARIOS,
+    as_of: object | None = None,
     duration: str = "duration_days",
     alpha: float = DEFAULT_ALPHA,
 ) -> pd.DataFrame:
-    """KM median, S(t) and the Cox hazard ratio of one covariate, per end-status scenario.
-
-    The scenarios (``as_ongoing``, ``excluded``, ``censored_at_report``) are those of
-    :func:`censorlab.analysis.durations.apply_end_status_scenario`; blocks with a reported
-    end and truly ongoing blocks are treated the same way in all three.
+    """KM median, S(t) and (optionally) a one-covariate Cox HR per censoring scenario.
 
     Args:
-        data: Output of ``compute_block_durations`` piped through ``classify_end_status``,
-            with the covariate column.
-        covariate: Covariate of the one-term Cox model (model A in notebook 03).
+        blocks: Implemented rows of ``block_events`` (with ``end_status`` and
+            ``last_confirmed_date``), plus the covariate column when one is given.
+        covariate: Fixed covariate of a one-term Cox model, or None for KM numbers only.
         times: Days at which to read the overall KM curve (columns ``survival_<t>``).
-        unknown_min_days: See ``apply_end_status_scenario``.
-        scenarios: Which scenarios to run, in output order.
+        scenarios: Scenarios of ``compute_block_durations``, in output order.
+            ``as_of_contrast`` is skipped (logged) when ``as_of`` is None.
+        as_of: The date of the ``as_of_contrast`` reading.
         duration: Duration column (point or a bound).
         alpha: 1 - confidence level.
 
     Returns:
-        One row per scenario: ``scenario, n, n_unknown, n_events, n_censored, median_days,
-        median_ci_low, median_ci_high``, ``survival_<t>`` with ``survival_<t>_ci_low``/
-        ``_ci_high`` per time, then ``hazard_ratio, hr_ci_low, hr_ci_high, p_value`` of
-        ``covariate``.
+        One row per scenario: ``scenario, n, n_in_force, n_unknown, n_events, n_censored,
+        median_days, median_ci_low, median_ci_high``, ``survival_<t>`` with
+        ``survival_<t>_ci_low``/``_ci_high`` per time, then (with a covariate)
+        ``hazard_ratio, hr_ci_low, hr_ci_high, p_value``.
     """
     rows = []
     for scenario in scenarios:
-        scenario_data = apply_end_status_scenario(data, scenario, unknown_min_days)
+        if scenario == SCENARIO_AS_OF_CONTRAST and as_of is None:
+            logger.info("Scenario %s skipped: no as_of given", scenario)
+            continue
+        scenario_as_of = as_of if scenario == SCENARIO_AS_OF_CONTRAST else None
+        scenario_data = compute_block_durations(blocks, scenario, as_of=scenario_as_of)
+        status = (
+            scenario_data["end_status"]
+            if "end_status" in scenario_data
+            else pd.Series(pd.NA, index=scenario_data.index)
+        )
         row = {
             "scenario": scenario,
-            "n_unknown": int(scenario_data["end_status"].eq(END_UNKNOWN).sum()),
+            "n_in_force": int(status.eq(END_STATUS_IN_FORCE).sum()),
+            "n_unknown": int(status.eq(END_STATUS_UNKNOWN).sum()),
         }
         km = summarise_km(scenario_data, duration=duration, alpha=alpha).iloc[0]
         row.update(km.drop("group").to_dict())
@@ -584,9 +594,10 @@ def summarise_end_status_sensitivity(
                     f"{label}_ci_high": step["ci_high"],
                 }
             )
-        cox = fit_cox(scenario_data, [covariate], duration=duration, alpha=alpha).iloc[0]
-        row.update(cox[["hazard_ratio", "hr_ci_low", "hr_ci_high", "p_value"]].to_dict())
+        if covariate is not None:
+            cox = fit_cox(scenario_data, [covariate], duration=duration, alpha=alpha).iloc[0]
+            row.update(cox[["hazard_ratio", "hr_ci_low", "hr_ci_high", "p_value"]].to_dict())
         rows.append(row)
     out = pd.DataFrame(rows)
-    first = ["scenario", "n", "n_unknown", "n_events", "n_censored"]
+    first = ["scenario", "n", "n_in_force", "n_unknown", "n_events", "n_censored"]
     return out.loc[:, [*first, *[column for column in out if column not in first]]]

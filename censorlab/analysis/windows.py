@@ -4,23 +4,41 @@ A block and a diplomatic event are *near* when they involve the same dyad (block
 and the operator's home country, in either order) and the event's date lies within
 ``window_days`` of the block's start or end. Dates are compared by their point value; the
 precision columns are carried along so a reader can see when "3 days" rests on a month-only
-date.
+date. These listings are descriptive and take any calendar.
 
-Closeness alone proves little: busy dyads (RU-CN meet often) will have events near any date.
-:func:`compare_with_placebo` therefore draws random placebo dates for each block within the
-same dyad's study period (seeded) and asks how often chance alone gives as many blocks with a
-nearby event as the data do.
+Closeness alone proves little: busy dyads (RU-CN meet often) will have events near any date,
+and a calendar compiled by looking around blocks has events near blocks by construction.
+:func:`compare_with_placebo` therefore asks the question with the design of the models
+(:mod:`censorlab.analysis.intervals`): an anchor (a lift, or a start) is *exposed* when a
+declared contact switched on within the ``window_days`` before it, with the same switch-on rule
+and same-day ordering as the "last N days" covariate; only anchors whose look-back lies in the
+dyad's covered time count; and the placebo keeps the anchors where they are and shifts each
+dyad's contacts circularly inside that dyad's covered days
+(:func:`censorlab.analysis.contact_calendar.draw_placebo_calendar`). The placebo therefore draws
+within each dyad's observed period, and the excess it measures cannot come from coverage.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
-from censorlab.analysis.covariates import CONTACT_KINDS, add_dyad_key
+from censorlab.analysis.contact_calendar import (
+    MAIN_COMPILED_BY,
+    MAIN_CONTACT_LEVELS,
+    contact_days_by_dyad,
+    expand_wildcard_spans,
+    prepare_placebo_calendar,
+    select_calendar_contacts,
+    select_covered_spans,
+    to_epoch_days,
+)
+from censorlab.analysis.covariates import add_dyad_key
 from censorlab.analysis.durations import coerce_dates
+from censorlab.analysis.intervals import MAIN_SAME_DAY_ORDER, SAME_DAY_OFFSETS, _check_options
 
 logger = logging.getLogger(__name__)
 
@@ -160,92 +178,120 @@ def count_blocks_with_nearby_event(
     return prepared[["event_id"]].assign(has_nearby_event=prepared["event_id"].isin(near))
 
 
-def _nearest_gap_days(anchor_days: np.ndarray, event_days: np.ndarray) -> np.ndarray:
-    """Distance in days from each anchor to the nearest event (inf when there is none)."""
-    if event_days.size == 0:
-        return np.full(anchor_days.shape, np.inf)
-    sorted_days = np.sort(event_days)
-    position = np.searchsorted(sorted_days, anchor_days)
-    before = sorted_days[np.clip(position - 1, 0, sorted_days.size - 1)]
-    after = sorted_days[np.clip(position, 0, sorted_days.size - 1)]
-    return np.minimum(np.abs(anchor_days - before), np.abs(anchor_days - after))
+def _anchor_frame(blocks: pd.DataFrame, anchor: str) -> pd.DataFrame:
+    """Anchor dates with their dyad: starts, or observed ends (lifts) of blocks or units."""
+    if anchor not in ANCHORS:
+        raise ValueError(f"anchor must be one of {ANCHORS}, got {anchor!r}")
+    prepared = blocks
+    if anchor == "end" and "end_date" not in prepared.columns:
+        prepared = prepared.assign(end_date=prepared["stop_date"].where(prepared["observed"]))
+    prepared = coerce_dates(prepared, ["start_date", "end_date"])
+    if "dyad" not in prepared.columns:
+        prepared = add_dyad_key(prepared, "blocking_country", "operator_country")
+    ids = prepared["unit_id"] if "unit_id" in prepared.columns else prepared["event_id"]
+    out = pd.DataFrame(
+        {
+            "anchor_id": ids.to_numpy(),
+            "dyad": prepared["dyad"].to_numpy(),
+            "anchor_date": prepared[f"{anchor}_date"].to_numpy(),
+        }
+    )
+    return out.dropna(subset=["dyad", "anchor_date"]).reset_index(drop=True)
+
+
+def _covered_lookback(anchors: pd.DataFrame, spans: pd.DataFrame, window_days: int) -> np.ndarray:
+    """True when the anchor day and the ``window_days`` before it lie in one covered span."""
+    pairs = anchors.reset_index(names="position").merge(spans, on="dyad", how="inner")
+    inside = (
+        pairs["covered_start_date"] <= pairs["anchor_date"] - pd.Timedelta(days=window_days)
+    ) & (pairs["anchor_date"] <= pairs["covered_end_date"])
+    covered = np.zeros(len(anchors), dtype=bool)
+    covered[pairs.loc[inside, "position"].to_numpy()] = True
+    return covered
+
+
+def _exposed_anchors(
+    anchors: pd.DataFrame, days_by_dyad: dict[str, np.ndarray], window_days: int, offset: float
+) -> np.ndarray:
+    """Anchors with a contact switched on in the window before them: s < D <= s + N."""
+    anchor_days = to_epoch_days(anchors["anchor_date"]) if len(anchors) else np.array([], int)
+    exposed = np.zeros(len(anchors), dtype=bool)
+    for position, (dyad, day) in enumerate(zip(anchors["dyad"], anchor_days, strict=True)):
+        switch_on = days_by_dyad.get(dyad, np.array([], int)) + offset
+        exposed[position] = bool(np.any((switch_on < day) & (day <= switch_on + window_days)))
+    return exposed
 
 
 def compare_with_placebo(
     blocks: pd.DataFrame,
     diplomatic_events: pd.DataFrame,
+    coverage: pd.DataFrame,
     window_days: int = DEFAULT_WINDOW_DAYS,
-    anchor: str = "start",
-    kinds: frozenset[str] | None = CONTACT_KINDS,
+    anchor: str = "end",
+    contact_levels: Sequence[str] = MAIN_CONTACT_LEVELS,
+    compiled_by: Sequence[str] = MAIN_COMPILED_BY,
+    same_day: str = MAIN_SAME_DAY_ORDER,
     n_draws: int = DEFAULT_PLACEBO_DRAWS,
     seed: int = DEFAULT_SEED,
-    period: tuple[object, object] | None = None,
 ) -> pd.DataFrame:
-    """Compare the share of blocks with a nearby dyadic event against random placebo dates.
+    """Share of anchors with contact in the window before them, against placebo calendars.
 
-    The null hypothesis is "block dates are unrelated to the dyad's diplomatic calendar".
-    For each draw, every block gets a placebo anchor date drawn uniformly from ``period``
-    (default: the span of the blocks' anchor dates); its dyad's real events stay where they
-    are. The one-sided p-value is ``(1 + #draws with share >= observed) / (1 + n_draws)``.
+    The null hypothesis is "the timing of the dyad's contacts is unrelated to the anchors".
+    Each draw shifts every dyad's contacts circularly inside its covered days; the one-sided
+    p-value is ``(1 + #draws with share >= observed) / (1 + n_draws)``.
 
     Args:
-        blocks: Rows of ``block_events``; blocks without a known dyad are left out.
-        diplomatic_events: Rows of ``diplomatic_events``.
-        window_days: Half-width of the window.
-        anchor: ``"start"`` or ``"end"`` of the block.
-        kinds: Diplomatic event kinds to count (default: contact kinds); None for all.
-        n_draws: Number of placebo draws.
-        seed: Seed of the random generator, for reproducible notebooks.
-        period: ``(first, last)`` dates to draw placebo dates from.
+        blocks: Rows of ``block_events`` (or units of ``build_analysis_units``).
+        diplomatic_events: ``diplomatic_events`` rows or a GDELT calendar.
+        coverage: ``diplomatic_coverage`` or a span frame.
+        window_days: N: a contact exposes the anchors on the N days after it switched on.
+        anchor: ``"end"`` (lifts: the covariate's value at the lift) or ``"start"``.
+        contact_levels: Declared contact levels.
+        compiled_by: Declared ``compiled_by`` values.
+        same_day: Ordering of a contact and an anchor on the same day (as in the models).
+        n_draws: Number of placebo calendars.
+        seed: Seed of the generator.
 
     Returns:
-        One row: ``anchor, window_days, n_blocks, observed_share, placebo_mean_share,
+        One row: ``anchor, window_days, same_day, n_anchors`` (with covered look-back),
+        ``n_anchors_uncovered, n_anchors_exposed, observed_share, placebo_mean_share,
         placebo_share_p2_5, placebo_share_p97_5, p_value, n_draws, seed``.
     """
-    selected = (
-        diplomatic_events
-        if kinds is None
-        else diplomatic_events.loc[diplomatic_events["kind"].isin(kinds)]
+    _check_options(window_days, same_day)
+    anchors_all = _anchor_frame(blocks, anchor)
+    spans = expand_wildcard_spans(
+        select_covered_spans(coverage, contact_levels), anchors_all["dyad"].unique()
     )
-    events = _prepare_diplomatic_events(selected).dropna(subset=["date", "dyad"])
-    prepared = _prepare_blocks(blocks).dropna(subset=[f"{anchor}_date", "dyad"])
-    anchor_dates = prepared[f"{anchor}_date"]
-    first, last = (
-        (anchor_dates.min(), anchor_dates.max())
-        if period is None
-        else (pd.Timestamp(period[0]), pd.Timestamp(period[1]))
-    )
-    epoch = pd.Timestamp("1970-01-01")
-    first_day, last_day = (first - epoch).days, (last - epoch).days
+    covered = _covered_lookback(anchors_all, spans, window_days)
+    anchors = anchors_all.loc[covered].reset_index(drop=True)
+    contacts = select_calendar_contacts(diplomatic_events, contact_levels, compiled_by)
+    contacts = contacts.loc[contacts["dyad"].isin(set(anchors["dyad"]))].reset_index(drop=True)
+    offset = SAME_DAY_OFFSETS[same_day]
+    observed = _exposed_anchors(anchors, contact_days_by_dyad(contacts), window_days, offset)
+    calendar = prepare_placebo_calendar(contacts, spans)
     rng = np.random.default_rng(seed)
-    placebo_days = rng.integers(first_day, last_day + 1, size=(n_draws, len(prepared)))
-    event_days_by_dyad = {
-        dyad: ((group["date"] - epoch).dt.days).to_numpy() for dyad, group in events.groupby("dyad")
-    }
-    observed_days = ((anchor_dates - epoch).dt.days).to_numpy()
-    observed_near = np.zeros(len(prepared), dtype=bool)
-    placebo_near = np.zeros((n_draws, len(prepared)), dtype=bool)
-    for column, dyad in enumerate(prepared["dyad"].to_numpy()):
-        event_days = event_days_by_dyad.get(dyad, np.array([], dtype=int))
-        observed_near[column] = _nearest_gap_days(observed_days[[column]], event_days)[0] <= (
-            window_days
-        )
-        placebo_near[:, column] = _nearest_gap_days(placebo_days[:, column], event_days) <= (
-            window_days
-        )
-    observed_share = float(observed_near.mean()) if len(prepared) else np.nan
-    placebo_shares = placebo_near.mean(axis=1) if len(prepared) else np.full(n_draws, np.nan)
-    p_value = (1 + int((placebo_shares >= observed_share).sum())) / (1 + n_draws)
+    shares = np.array(
+        [
+            _exposed_anchors(anchors, calendar.draw_days(rng), window_days, offset).mean()
+            if len(anchors)
+            else np.nan
+            for _ in range(n_draws)
+        ]
+    )
+    observed_share = float(observed.mean()) if len(anchors) else np.nan
+    p_value = (1 + int(np.sum(shares >= observed_share - 1e-12))) / (1 + n_draws)
     return pd.DataFrame(
         {
             "anchor": [anchor],
             "window_days": [window_days],
-            "n_blocks": [len(prepared)],
-            "n_blocks_near": [int(observed_near.sum())],
+            "same_day": [same_day],
+            "n_anchors": [len(anchors)],
+            "n_anchors_uncovered": [int((~covered).sum())],
+            "n_anchors_exposed": [int(observed.sum())],
             "observed_share": [observed_share],
-            "placebo_mean_share": [float(np.mean(placebo_shares))],
-            "placebo_share_p2_5": [float(np.quantile(placebo_shares, 0.025))],
-            "placebo_share_p97_5": [float(np.quantile(placebo_shares, 0.975))],
+            "placebo_mean_share": [float(np.mean(shares)) if n_draws else np.nan],
+            "placebo_share_p2_5": [float(np.quantile(shares, 0.025)) if n_draws else np.nan],
+            "placebo_share_p97_5": [float(np.quantile(shares, 0.975)) if n_draws else np.nan],
             "p_value": [p_value],
             "n_draws": [n_draws],
             "seed": [seed],
