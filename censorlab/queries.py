@@ -1,9 +1,10 @@
 """Worked queries: the questions a researcher asks first, answered from the published build.
 
-``blocks(country="Russia", status="ongoing")`` is "what is blocked in Russia now?";
+``blocks(country="Russia", status="in_force")`` is "what is blocked in Russia now?" (as of
+each block's last confirmation);
 ``mau_at("wechat", "2017-05-04")`` is "how many users did WeChat have when Russia blocked it?".
-Both read the curated build (``censorlab.load``, built on first use) and interpret "now" as the
-build's ``as_of`` (recorded in its manifest), never today's date, so the answer is reproducible.
+Both read the curated build (``censorlab.load``, built on first use) and never use today's
+date, so the answer is reproducible.
 Names are resolved exactly as the build resolves them (country aliases, service aliases), never
 guessed.
 """
@@ -19,45 +20,58 @@ from censorlab.paths import RAW_DIR
 from censorlab.reference.countries import CountryResolver
 from censorlab.reference.services import ServiceCatalog
 from censorlab.run.context import read_country_aliases
-from censorlab.run.outputs import load, load_manifest
+from censorlab.run.outputs import load
 
-STATUSES = ("ongoing", "ended")
+STATUSES = ("in_force", "ended", "unknown")
+STATUS_ALIASES = {"ongoing": "in_force"}
 WORLD = "WORLD"
 
 
 def blocks(country: str | None = None, service: str | None = None, status: str | None = None,
-           *, out_dir: str | Path | None = None) -> pd.DataFrame:
-    """Return the block events of a country and/or service, ongoing or ended at the build's as_of.
+           *, on: object = None, out_dir: str | Path | None = None) -> pd.DataFrame:
+    """Return the block events of a country and/or service, by the curators' end status.
+
+    "What is blocked in Russia now?" is answered with what the sources say, not with a guess
+    from an empty end date: ``in_force`` rows are blocks a source confirms still in force on
+    their ``last_confirmed_date`` (shown on every row, so "now" means "as of that day"),
+    ``ended`` rows have a reported end, ``unknown`` rows have no source either way after the
+    start. Orders that never took effect have no status and are returned only when
+    ``status`` is None.
 
     Args:
         country: The blocking country: an alpha-2 code or any name the build resolves
             (``"RU"``, ``"Russia"``, ``"Россия"``); None for every country.
         service: A service id or alias (``"wechat"``, ``"Weixin"``, ``"微信"``); None for all.
-        status: ``"ongoing"`` (started by as_of, with no reported end on or before it),
-            ``"ended"``, or None for both. Blocks starting after as_of are neither.
+        status: ``"in_force"`` (alias ``"ongoing"``), ``"ended"``, ``"unknown"``, or None.
+        on: A day (anything ``pd.Timestamp`` reads): keep only blocks known to be in force
+            that day - started on or before it, and either ended after it or confirmed in
+            force on or after it. A block whose last confirmation is earlier is not known to
+            be in force then and is left out.
         out_dir: A build directory (default: the curated build).
 
     Returns:
-        Rows of ``block_events`` sorted by start date, with ``is_ongoing`` (at as_of) added.
+        Rows of ``block_events`` sorted by start date.
 
     Example:
-        >>> blocked_now = censorlab.blocks(country="Russia", status="ongoing")  # doctest: +SKIP
+        >>> blocked = censorlab.blocks(country="Russia", status="in_force")  # doctest: +SKIP
     """
+    status = STATUS_ALIASES.get(status, status)
     if status not in (None, *STATUSES):
-        raise ValueError(f"status must be one of {STATUSES} or None, not {status!r}")
-    as_of = pd.Timestamp(load_manifest(out_dir)["as_of"])
+        raise ValueError(f"status must be one of {STATUSES} (or 'ongoing') or None, "
+                         f"not {status!r}")
     rows = load("block_events", out_dir)
     if country is not None:
         rows = rows[rows["blocking_country"] == _country_code(country)]
     if service is not None:
         rows = rows[rows["service_id"] == _service_id(service, out_dir)]
-    started = rows["start_date"] <= as_of
-    ongoing = started & (rows["end_date"].isna() | (rows["end_date"] > as_of))
-    rows = rows.assign(is_ongoing=ongoing)
-    if status == "ongoing":
-        rows = rows[ongoing]
-    elif status == "ended":
-        rows = rows[started & ~ongoing]
+    if status is not None:
+        rows = rows[rows["end_status"] == status]
+    if on is not None:
+        day = pd.Timestamp(on)
+        started = rows["start_date"] <= day
+        running = rows["end_date"] > day
+        confirmed = rows["end_date"].isna() & (rows["last_confirmed_date"] >= day)
+        rows = rows[started & (running | confirmed)]
     return rows.sort_values(["start_date", "event_id"]).reset_index(drop=True)
 
 

@@ -231,8 +231,8 @@ _FIELD_LIST = [
     Field("kind", STRING, "Kind of diplomatic event.", allowed=DIPLOMATIC_KINDS),
     Field("title", STRING, "Short description of the event."),
     Field("related_block_event_ids", STRING_LIST, "raw_event_ids of blocks the curator linked "
-          "to the event; on a dyad-sweep row, the link of a row first found around a block and then "
-          "re-found by the sweep (sweep rows themselves name no blocks)."),
+          "to the event; on a dyad-sweep row, the link of a row first found around a block "
+          "and then re-found by the sweep (sweep rows themselves name no blocks)."),
     Field("compiled_by", STRING, "How the row entered the calendar: dyad-sweep (read from a "
           "systematic list of the dyad's contacts) or block-linked (found around a block).",
           allowed=COMPILED_BY_VALUES),

@@ -28,15 +28,31 @@ SWEEPS_HEADER = "blocking_country,source_name,source_url,period_covered,swept_on
 BLOCK_ROW = ("RU-2017-WECHAT,Weixin,Tencent,CN,Russia,Roskomnadzor,2017-05-04,day,2017-05-11,"
              "day,full,yes,149-FZ,,https://a.example/1,https://b.example/2,high: registry entry,"
              "RU-2017-WECHAT,ended,operator-complied,,,https://b.example/2\n")
-# the new curated columns of an ended block and of one still in force, to append to a row
-ENDED_CELLS = ",E,ended,government-reversal,,,"
-IN_FORCE_CELLS = ",E,in_force,,2025-01-01,day,"
+# the curated end-status cells of a block still in force (for rows whose end is emptied)
+STILL_IN_FORCE = {"end_date": "", "end_precision": "", "end_status": "in_force",
+                  "end_mechanism": "", "last_confirmed_date": "2025-01-01",
+                  "last_confirmed_precision": "day"}
 MAU_ROW = ("WeChat,Tencent,2016-12,quarter,889,global,monthly active users,https://m.example/1,"
            "high,,mau\n")
 DIPLOMATIC_ROW = ("2014-05-20,day,RU,CN,summit,Putin state visit,,,https://d.example/1,high,"
                   "block-linked,leader-visit,\n")
 COVERAGE_ROW = "RU,CN,2014,leader-visit,leader-call,https://d.example/1,\n"
 SWEEPS_ROW = "RU,Wikipedia: Internet censorship in Russia,https://s.example/1,2012-2025,2026-12-01,\n"
+
+
+def with_end_status(line: str) -> str:
+    """A block row in the pre-1.2 layout (ends at `confidence`) plus the curated status cells.
+
+    A row with an end date is an ended block (government reversal); a row without one is in
+    force, last confirmed on 2025-01-01. Its decision is the row itself.
+    """
+    import csv
+    import io
+
+    cells = next(csv.reader(io.StringIO(line)))
+    ended = bool(cells[8])
+    status = (",ended,government-reversal,,," if ended else ",in_force,,2025-01-01,day,")
+    return line.rstrip("\n") + f",{cells[0]}" + status + "\n"
 
 
 def write_raw_dir(

@@ -22,6 +22,7 @@ from conftest import (
     DIPLOMATIC_ROW,
     MAU_HEADER,
     MAU_ROW,
+    STILL_IN_FORCE,
     write_raw_dir,
 )
 
@@ -113,7 +114,7 @@ def only_reject(tables, reason: str, line: int = 2, source_file: str = "block_ev
 def test_mixed_and_partial_dates_keep_precision_and_bounds(tmp_path, start, precision,
                                                            earliest, latest):
     _, tables = build_case(tmp_path, block=block(block_row(
-        start_date=start, start_precision=precision, end_date="", end_precision="")))
+        start_date=start, start_precision=precision, **STILL_IN_FORCE)))
     row = tables["block_events"].iloc[0]
     assert row.start_precision == precision.replace("(approx)", "_approx")
     assert (row.start_earliest_date, row.start_latest_date) == (pd.Timestamp(earliest),
@@ -151,7 +152,8 @@ def test_end_before_start_is_rejected_never_swapped(tmp_path):
 
 @pytest.mark.parametrize("end", ["", "ongoing", "present", "Ongoing "])
 def test_ongoing_end_is_null(tmp_path, end):
-    _, tables = build_case(tmp_path, block=block(block_row(end_date=end, end_precision="")))
+    _, tables = build_case(tmp_path, block=block(block_row(**{**STILL_IN_FORCE,
+                                                               "end_date": end})))
     row = tables["block_events"].iloc[0]
     assert pd.isna(row.end_date) and pd.isna(row.end_precision)
     assert pd.isna(row.end_earliest_date) and pd.isna(row.end_latest_date)

@@ -5,14 +5,17 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import BLOCK_HEADER, with_end_status
 
 from censorlab.run.context import build_context
 from censorlab.sources import block_events, diplomatic_events, mau
 
 REPO_RAW = Path(__file__).resolve().parents[1] / "data" / "raw"
-BLOCK_HEADER = ("event_id,service,operator,operator_country,blocking_country,authority,"
-                "start_date,start_precision,end_date,end_precision,scope,implemented,"
-                "legal_basis,notes,source_url,source_url_2,confidence\n")
+
+
+def blocks(text: str) -> str:
+    """Literal block rows in the old layout, each completed with its end-status cells."""
+    return "".join(with_end_status(line + "\n") for line in text.splitlines())
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +33,7 @@ def _clean(module, tmp_path, text, context):
 
 
 def test_wechat_block_in_russia_is_cleaned_with_precision(tmp_path, context):
-    text = BLOCK_HEADER + (
+    text = BLOCK_HEADER + blocks(
         "RU-2017-WECHAT,Weixin,Tencent,CN,Russia,Roskomnadzor,2017-05-04,day,2017-05-11,day,"
         "full,yes,149-FZ,,https://a.example/1,https://b.example/2,high: registry entry\n")
     result = _clean(block_events, tmp_path, text, context)
@@ -45,7 +48,7 @@ def test_wechat_block_in_russia_is_cleaned_with_precision(tmp_path, context):
 
 
 def test_multi_service_row_splits_and_is_counted(tmp_path, context):
-    text = BLOCK_HEADER + (
+    text = BLOCK_HEADER + blocks(
         "TR-2016-X,Twitter; Facebook; YouTube,,US,TR,ISPs,2016-07-15,day,2016-07-16,day,"
         "throttling,yes,,,https://a.example/1,,high\n")
     result = _clean(block_events, tmp_path, text, context)
@@ -56,7 +59,7 @@ def test_multi_service_row_splits_and_is_counted(tmp_path, context):
 
 
 def test_same_block_twice_merges_keeping_both_sources(tmp_path, context):
-    text = BLOCK_HEADER + (
+    text = BLOCK_HEADER + blocks(
         "RU-2017-LINE,LINE,,JP,RU,RKN,2017-05-02,day(approx),,,full,yes,,,https://a.example/1,,"
         "medium\n"
         "RU-2017-LINE-B,Line,,JP,RU,RKN,2017-05-03,day,,,full,yes,,,https://b.example/2,,high\n")
@@ -70,10 +73,27 @@ def test_same_block_twice_merges_keeping_both_sources(tmp_path, context):
 
 
 def test_open_block_does_not_swallow_a_later_one(tmp_path, context):
+    # an election-week block whose end is unknown (last confirmed on its start day)
     text = BLOCK_HEADER + (
-        "UG-2016-FB,Facebook,,US,UG,UCC,2016-02-18,day,,,full,yes,,,https://a.example/1,,high\n"
-        "UG-2021-FB,Facebook,,US,UG,UCC,2021-01-12,day,,,full,yes,,,https://b.example/2,,high\n")
+        "UG-2016-FB,Facebook,,US,UG,UCC,2016-02-18,day,,,full,yes,,,https://a.example/1,,high,"
+        "UG-2016-FB,unknown,,2016-02-18,day,\n"
+        "UG-2021-FB,Facebook,,US,UG,UCC,2021-01-12,day,,,full,yes,,,https://b.example/2,,high,"
+        "UG-2021-FB,in_force,,2025-01-01,day,\n")
     assert len(_clean(block_events, tmp_path, text, context).table) == 2
+
+
+def test_block_confirmed_in_force_absorbs_a_later_report_of_itself(tmp_path, context):
+    # confirmed in force until 2024, so a row starting in 2021 describes the same block
+    text = BLOCK_HEADER + (
+        "MM-2021-FB,Facebook,,US,MM,MoTC,2021-02-04,day,,,full,yes,,,https://a.example/1,,high,"
+        "MM-2021-FB,in_force,,2024-06-13,day,\n"
+        "MM-2021-FB-B,Facebook,,US,MM,MoTC,2021-02-05,day,,,full,yes,,,https://b.example/2,,high,"
+        "MM-2021-FB-B,unknown,,2021-02-05,day,\n")
+    table = _clean(block_events, tmp_path, text, context).table
+    assert len(table) == 1
+    row = table.iloc[0]
+    assert row.merged_from == ["MM-2021-FB", "MM-2021-FB-B"]
+    assert (row.end_status, row.last_confirmed_date) == ("in_force", pd.Timestamp("2024-06-13"))
 
 
 @pytest.mark.parametrize(
@@ -95,7 +115,7 @@ def test_open_block_does_not_swallow_a_later_one(tmp_path, context):
     ],
 )
 def test_bad_block_rows_are_rejected_with_reason(tmp_path, context, row, reason):
-    result = _clean(block_events, tmp_path, BLOCK_HEADER + row + "\n", context)
+    result = _clean(block_events, tmp_path, BLOCK_HEADER + blocks(row), context)
     assert result.table.empty
     assert result.rejects[["source_line", "reason_code"]].values.tolist() == [[2, reason]]
     assert result.accounting.rows_rejected == 1
@@ -104,11 +124,12 @@ def test_bad_block_rows_are_rejected_with_reason(tmp_path, context, row, reason)
 def test_mau_units_geo_and_metric(tmp_path, context):
     text = (
         "service,operator,period_end,period_precision,mau_millions,scope,metric_as_reported,"
-        "source_url,confidence,notes\n"
+        "source_url,confidence,notes,metric_kind\n"
         "WeChat/Weixin,Tencent,2016-12,quarter,889,global,Combined MAU of Weixin and WeChat,"
-        "https://a.example,high,\n"
-        "Telegram,Telegram,2017-06,month,over 8[2],RU,users in Russia,https://b.example,low,\n"
-        "QQ,Tencent,2017-06,quarter,1.2B,non-CN,monthly active users,https://c.example,low,\n")
+        "https://a.example,high,,mau\n"
+        "Telegram,Telegram,2017-06,month,over 8[2],RU,users in Russia,https://b.example,low,,"
+        "users\n"
+        "QQ,Tencent,2017-06,quarter,1.2B,non-CN,monthly active users,https://c.example,low,,mau\n")
     table = _clean(mau, tmp_path, text, context).table.sort_values("source_line")
     assert table["mau"].tolist() == [889_000_000, 8_000_000, 1_200_000_000]
     assert table["geo"].tolist() == ["WORLD", "RU", "WORLD_EX_CN"]
@@ -121,9 +142,10 @@ def test_mau_units_geo_and_metric(tmp_path, context):
 
 def test_diplomatic_event_ids_are_stable_and_duplicates_merge(tmp_path, context):
     line = ("2016-06-25,day,RU,CN,agreement,Joint statement on information space,,"
-            "RU-2017-WECHAT,{url},high\n")
+            "RU-2017-WECHAT,{url},high,block-linked,agreement,\n")
     text = ("date,date_precision,country_a,country_b,kind,title,notes,related_block_event_ids,"
-            "source_url,confidence\n" + line.format(url="https://a.example")
+            "source_url,confidence,compiled_by,contact_level,sweep_source\n"
+            + line.format(url="https://a.example")
             + line.format(url="https://b.example"))
     result = _clean(diplomatic_events, tmp_path, text, context)
     row = result.table.iloc[0]
@@ -134,7 +156,7 @@ def test_diplomatic_event_ids_are_stable_and_duplicates_merge(tmp_path, context)
 
 
 def test_reused_event_id_on_another_period_is_a_primary_key_reject(tmp_path, context):
-    text = BLOCK_HEADER + (
+    text = BLOCK_HEADER + blocks(
         "RU-X,Telegram,,AE,RU,RKN,2018-04-16,day,2020-06-18,day,full,yes,,,https://a.example,,"
         "high\n"
         "RU-X,Telegram,,AE,RU,RKN,2022-01-01,day,2022-02-01,day,full,yes,,,https://b.example,,"

@@ -25,7 +25,14 @@ from censorlab.cleaning.units import CountParseError, parse_user_count
 from censorlab.core.storage import content_hash, to_arrow
 from censorlab.reference.countries import CountryResolver, normalise_name, strip_footnote
 from censorlab.schema import REASON_CODES, SCOPES
-from censorlab.sources import block_events, diplomatic_events, mau, services
+from censorlab.sources import (
+    block_events,
+    diplomatic_coverage,
+    diplomatic_events,
+    mau,
+    register_sweeps,
+    services,
+)
 
 SETTINGS = settings(max_examples=20, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture,
@@ -47,7 +54,22 @@ URLS = ["https://a.example/1", "https://b.example/2", "http://c.example/x;https:
 CONFIDENCE = ["high", "medium: month only", "low (estimate)", "high: x"]
 
 
+def _coherent_status(row):
+    """Status cells that agree with the row's end (curated values only, for idempotence)."""
+    row = {**row, "decision_id": row["decision_id"] or row["event_id"]}
+    if row["end_date"] in ("", "ongoing"):
+        return {**row, "end_status": "in_force", "end_mechanism": "",
+                "last_confirmed_date": "2025", "last_confirmed_precision": "year"}
+    return {**row, "end_status": "ended", "end_mechanism": "court-order",
+            "last_confirmed_date": "", "last_confirmed_precision": ""}
+
+
 def block_rows(text=LINE_TEXT):
+    rows = _block_cells(text)
+    return rows.map(_coherent_status) if text.is_empty else rows
+
+
+def _block_cells(text):
     return st.fixed_dictionaries({
         "event_id": cell(["E1", "E2", "E3", "E4"], text),
         "service": cell(["WeChat", "Weixin", "微信", "Telegram", "Twitter; Facebook", "LINE",
@@ -68,10 +90,31 @@ def block_rows(text=LINE_TEXT):
         "source_url": cell(URLS, text),
         "source_url_2": cell(URLS, text),
         "confidence": cell(CONFIDENCE, text),
+        "decision_id": cell(["E1", "D1", ""], text),
+        "end_status": cell(["ended", "in_force", "unknown", "", "gone"], text),
+        "end_mechanism": cell(["government-reversal", "court-order", "", "magic"], text),
+        "last_confirmed_date": cell(["", "2017-06", "2017-05-20", "2016-01-01", "2025"], text),
+        "last_confirmed_precision": cell(["", "day", "month", "year"], text),
+        "status_source_url": cell(URLS, text),
     })
 
 
+def _valid_new_cells(valid):
+    """In idempotence runs (curated values only), keep the new columns' cells valid, so rows
+    are not discarded for a reason the older columns already exercise."""
+    def fix(row):
+        return {**row, **{column: choice for column, (bad, choice) in valid.items()
+                          if row[column] in bad}}
+    return fix
+
+
 def mau_rows(text=LINE_TEXT):
+    rows = _mau_cells(text)
+    return rows.map(_valid_new_cells({"metric_kind": (("", "bogus"), "users")})) \
+        if text.is_empty else rows
+
+
+def _mau_cells(text):
     return st.fixed_dictionaries({
         "service": cell(["WeChat", "Weixin", "Telegram", "QQ", "Nope"], text),
         "operator": cell(["Tencent", ""], text),
@@ -84,10 +127,18 @@ def mau_rows(text=LINE_TEXT):
         "source_url": cell(URLS, text),
         "confidence": cell(CONFIDENCE, text),
         "notes": cell(["", "n"], text),
+        "metric_kind": cell(["mau", "users", "reach", "", "bogus"], text),
     })
 
 
 def diplomatic_rows(text=LINE_TEXT):
+    rows = _diplomatic_cells(text)
+    fix = _valid_new_cells({"compiled_by": (("", "guess"), "block-linked"),
+                            "contact_level": (("lunch",), "")})
+    return rows.map(fix) if text.is_empty else rows
+
+
+def _diplomatic_cells(text):
     return st.fixed_dictionaries({
         "date": cell(["2014-05-20", "2014-05", "2014", "Q2 2014", "20/05/2014"], text),
         "date_precision": cell(["day", "month", "year", "quarter", "day(approx)"], text),
@@ -99,6 +150,33 @@ def diplomatic_rows(text=LINE_TEXT):
         "related_block_event_ids": cell(["", "E1", "E1;E2"], text),
         "source_url": cell(URLS, text),
         "confidence": cell(CONFIDENCE, text),
+        "compiled_by": cell(["dyad-sweep", "block-linked", "", "guess"], text),
+        "contact_level": cell(["leader-visit", "agreement", "", "lunch"], text),
+        "sweep_source": cell(["", "OOH Travels of the President: Russia"], text),
+    })
+
+
+def coverage_rows(text=LINE_TEXT):
+    return st.fixed_dictionaries({
+        "country_a": cell(["RU", "CN", "Россия", "XX"], text),
+        "country_b": cell(["US", "CN", "JP"], text),
+        "year": cell(["2010", "2017", "0001", "20x0", ""], text),
+        "complete_levels": cell(["leader-visit", "leader-visit;minister-visit", "", "tea"], text),
+        "incomplete_levels": cell(["leader-call", "leader-visit", "", "agreement;dialogue"],
+                                  text),
+        "sources": cell(URLS, text),
+        "notes": cell(["", "n"], text),
+    })
+
+
+def sweep_rows(text=LINE_TEXT):
+    return st.fixed_dictionaries({
+        "blocking_country": cell(["RU", "Russia", "XX"], text),
+        "source_name": cell(["Wikipedia: Internet censorship in Russia", "NetBlocks", ""], text),
+        "source_url": cell(URLS, text),
+        "period_covered": cell(["2012-2025", ""], text),
+        "swept_on": cell(["2026-12-01", "2026-12", "01/12/2026", ""], text),
+        "notes": cell(["", "n"], text),
     })
 
 
@@ -121,6 +199,8 @@ SOURCES = {
     "mau": (mau, mau_rows),
     "diplomatic_events": (diplomatic_events, diplomatic_rows),
     "services": (services, service_rows),
+    "diplomatic_coverage": (diplomatic_coverage, coverage_rows),
+    "register_sweeps": (register_sweeps, sweep_rows),
 }
 
 
@@ -283,7 +363,13 @@ def back_to_raw(name, table):
                 "implemented": {True: "yes", False: "no"}.get(row["is_implemented"], ""),
                 "legal_basis": _text(row["legal_basis"]), "notes": _text(row["notes"]),
                 "source_url": ";".join(row["source_urls"]), "source_url_2": "",
-                "confidence": _confidence(row)})
+                "confidence": _confidence(row), "decision_id": row["decision_id"],
+                "end_status": _text(row["end_status"]),
+                "end_mechanism": _text(row["end_mechanism"]),
+                "last_confirmed_date": _render_date(row["last_confirmed_date"],
+                                                    row["last_confirmed_precision"]),
+                "last_confirmed_precision": _precision(row["last_confirmed_precision"]),
+                "status_source_url": _text(row["status_source_url"])})
         elif name == "mau":
             rows.append({
                 "service": row["service_id"], "operator": "",
@@ -293,7 +379,7 @@ def back_to_raw(name, table):
                 "mau_millions": _users(row["mau"], row["mau_qualifier"]),
                 "scope": _geo(row["geo"]), "metric_as_reported": _text(row["metric"]),
                 "source_url": ";".join(row["source_urls"]), "confidence": row["confidence"],
-                "notes": _text(row["notes"])})
+                "notes": _text(row["notes"]), "metric_kind": row["metric_kind"]})
         elif name == "diplomatic_events":
             rows.append({
                 "date": _render_date(row["date"], row["date_precision"]),
@@ -301,7 +387,22 @@ def back_to_raw(name, table):
                 "country_a": row["country_a"], "country_b": row["country_b"],
                 "kind": row["kind"], "title": row["title"], "notes": _text(row["notes"]),
                 "related_block_event_ids": ";".join(row["related_block_event_ids"]),
-                "source_url": ";".join(row["source_urls"]), "confidence": _confidence(row)})
+                "source_url": ";".join(row["source_urls"]), "confidence": _confidence(row),
+                "compiled_by": row["compiled_by"], "contact_level": _text(row["contact_level"]),
+                "sweep_source": _text(row["sweep_source"])})
+        elif name == "diplomatic_coverage":
+            rows.append({
+                "country_a": row["country_a"], "country_b": row["country_b"],
+                "year": str(row["year"]), "complete_levels": ";".join(row["complete_levels"]),
+                "incomplete_levels": ";".join(row["incomplete_levels"]),
+                "sources": ";".join(row["source_urls"]), "notes": _text(row["notes"])})
+        elif name == "register_sweeps":
+            rows.append({
+                "blocking_country": row["blocking_country"], "source_name": row["source_name"],
+                "source_url": ";".join(row["source_urls"]),
+                "period_covered": _text(row["period_covered"]),
+                "swept_on": pd.Timestamp(row["swept_date"]).strftime("%Y-%m-%d"),
+                "notes": _text(row["notes"])})
         else:
             rows.append({
                 "service_id": row["service_id"], "service_name": row["service_name"],
@@ -318,7 +419,9 @@ IDEMPOTENCE_IGNORES = {"block_events": ("source_lines", "merged_from", "raw_even
                                         "service_as_reported"),
                        "mau": ("source_line", "service_as_reported"),
                        "diplomatic_events": ("source_line",),
-                       "services": ("source_line",)}
+                       "services": ("source_line",),
+                       "diplomatic_coverage": ("source_line",),
+                       "register_sweeps": ("source_line",)}
 
 
 @pytest.mark.parametrize("name", sorted(SOURCES))

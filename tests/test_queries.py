@@ -12,34 +12,38 @@ def out(built_dir):
     return built_dir[1]
 
 
-def test_ongoing_blocks_in_russia_as_of_the_build(out):
-    as_of = pd.Timestamp(censorlab.load_manifest(out)["as_of"])
-    now = censorlab.blocks(country="Russia", status="ongoing", out_dir=out)
-    assert len(now) and set(now.blocking_country) == {"RU"} and now.is_ongoing.all()
-    assert (now.start_date <= as_of).all()
-    assert (now.end_date.isna() | (now.end_date > as_of)).all()
-    assert {"line", "bbm"} <= set(now.service_id)  # blocked in 2017, still blocked
+def test_blocks_in_force_in_russia(out):
+    now = censorlab.blocks(country="Russia", status="in_force", out_dir=out)
+    assert len(now) and set(now.blocking_country) == {"RU"}
+    assert (now.end_status == "in_force").all() and now.end_date.isna().all()
+    assert now.last_confirmed_date.notna().all()
+    assert "linkedin" in set(now.service_id)  # blocked since 2016, confirmed since
     assert "wechat" not in set(now.service_id)  # lifted a week later
     assert censorlab.blocks(country="RU", status="ongoing", out_dir=out).equals(now)
-    assert censorlab.blocks(country="Россия", status="ongoing", out_dir=out).equals(now)
+    assert censorlab.blocks(country="Россия", status="in_force", out_dir=out).equals(now)
 
 
-def test_ended_and_all_partition_the_started_blocks(out):
+def test_statuses_partition_the_blocks_of_a_country(out):
     every = censorlab.blocks(country="RU", out_dir=out)
-    ended = censorlab.blocks(country="RU", status="ended", out_dir=out)
-    ongoing = censorlab.blocks(country="RU", status="ongoing", out_dir=out)
-    assert len(ended) + len(ongoing) == len(every)
-    assert set(ended.event_id).isdisjoint(ongoing.event_id)
+    parts = [censorlab.blocks(country="RU", status=s, out_dir=out)
+             for s in ("in_force", "ended", "unknown")]
+    never = every[every.end_status.isna()]
+    assert sum(map(len, parts)) + len(never) == len(every)
+    assert (never.is_implemented == False).all()  # noqa: E712 - nullable boolean column
     wechat = censorlab.blocks(service="微信", status="ended", country="RU", out_dir=out)
     assert wechat.event_id.tolist() == ["RU-2017-WECHAT"]
 
 
-def test_an_earlier_as_of_makes_a_later_end_ongoing(built_dir, tmp_path):
-    raw, _ = built_dir
-    early = tmp_path / "early"
-    censorlab.build(raw, early, as_of="2017-05-08")  # during WeChat's week-long block
-    ongoing = censorlab.blocks(service="wechat", country="RU", status="ongoing", out_dir=early)
-    assert ongoing.event_id.tolist() == ["RU-2017-WECHAT"]
+def test_blocks_in_force_on_a_day_use_ends_and_last_confirmations(out):
+    during = censorlab.blocks(service="wechat", country="RU", on="2017-05-08", out_dir=out)
+    assert during.event_id.tolist() == ["RU-2017-WECHAT"]  # during its week-long block
+    assert censorlab.blocks(service="wechat", country="RU", on="2017-06-01", out_dir=out).empty
+    line = censorlab.blocks(service="line", country="RU", out_dir=out).iloc[0]
+    assert line.end_status == "unknown"
+    assert len(censorlab.blocks(service="line", country="RU", on=line.last_confirmed_date,
+                                out_dir=out)) == 1
+    later = line.last_confirmed_date + pd.Timedelta(days=1)  # not known to be in force then
+    assert censorlab.blocks(service="line", country="RU", on=later, out_dir=out).empty
 
 
 def test_mau_at_takes_the_latest_figure_on_or_before_the_date(out):
