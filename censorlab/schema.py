@@ -254,6 +254,18 @@ FIELDS.update({f.name: f for f in [
           "text such as `Curfew Style`); a source fact, not derived from the dates."),
     Field("reported_duration_hours", FLOAT, "reported_duration_text as hours when its unit is "
           "unambiguous (days x 24); null otherwise.", unit="hours", minimum=0),
+    Field("end_date_reading", STRING, "How the source's end cell reads: reported (a date), "
+          "ongoing (`Ongoing`) or unknown (`Unknown`, also misspelt `Unkown`); null when the "
+          "cell is empty. end_date is null unless reported.",
+          allowed=("reported", "ongoing", "unknown")),
+    Field("report_year", INT, "The STOP report year a row belongs to: the workbook sheet's year "
+          "(`2019`, `2021 Data`), or the row's own `year` column (`2016+2017+2018` sheet); an "
+          "event running into a later year is listed again in that year's report.",
+          minimum=2016),
+    Field("source_sheet", STRING, "Workbook sheet the row came from, exactly as named (a "
+          "trailing space kept); null for a CSV file."),
+    Field("sheet_row", INT, "1-based row of the row in its workbook sheet; null for a CSV file "
+          "(its source_line is the physical line).", minimum=1),
     # GDELT
     Field("cameo_code", STRING, "CAMEO event code of a GDELT event (EventCode).",
           pattern=r"^\d{2,4}$"),
@@ -490,8 +502,9 @@ register_table(
             "event_id", "blocking_country", "start_date", "end_date", "is_ongoing",
             "area_name", "geo_scope", "shutdown_type", "shutdown_extent", "is_service_based",
             "service_id", "affected_service_raw", "authority", "legal_basis",
-            "reported_duration_text", "reported_duration_hours", "source_urls", "source_file",
-            "source_line",
+            "reported_duration_text", "reported_duration_hours", "end_date_reading",
+            "report_year", "source_urls", "source_file", "source_line", "source_sheet",
+            "sheet_row",
         ),
         primary_key=("event_id",),
         required=("blocking_country", "start_date", "is_service_based", "source_urls",

@@ -54,9 +54,12 @@ INGESTS = {
         "ooni_aggregate": "sha256:1c9da8f221b591db01bec2a272747136935908ab502f44ac9a6dcf445f0984bc",
         "rejects": "sha256:973e6d8253f66ff314d3e0e2e2484e2ee8dc20ade7bdbc0933577108516d1133",
     },
+    # issue #11: stop_events gained end_date_reading, report_year, source_sheet and sheet_row
+    # (the workbook reader), and two reject details name the forms now accepted (an Excel
+    # serial date, an `Unknown` flag); the rows and reason codes are the same
     "stop": {
-        "stop_events": "sha256:3ea558df9addb06aaca026db3f59fc29bc7770285520626be133af45b2ac1116",
-        "rejects": "sha256:f246673f5165e8a7514251eda0167f3e024630c4b80fb4c28ff050784db6e495",
+        "stop_events": "sha256:459b2612ca46194b48b6a5538fddb758ce95a4ebf66ee3d9993702c30e12cbb6",
+        "rejects": "sha256:1d777bedf2c927fd4be3d6ee7863658d2d850eed89105c11540479672dc01b69",
     },
     "gdelt": {
         "gdelt_events": "sha256:36e27bd918eef0e6df767ab6cc986f0b153a4a1c261619172daf541e78ce55a8",
