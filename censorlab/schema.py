@@ -280,11 +280,13 @@ FIELDS.update({f.name: f for f in [
     Field("decision_date", DATE, "Date of the legal decision behind a registry entry (field 6 "
           "of the dump); can precede the day ISPs started blocking."),
     Field("decision_number", STRING, "Number of the legal decision, as written in the registry."),
-    Field("blocked_host", STRING, "A domain listed by a registry entry (lower-cased, `*.` "
-          "wildcard kept)."),
-    Field("entry_urls", STRING_LIST, "URLs listed by the same registry entry."),
-    Field("entry_ips", STRING_LIST, "IPv4 addresses and subnets listed by the same registry "
-          "entry."),
+    Field("entry_scope", STRING, "What a registry entry orders blocked: url (the listed pages "
+          "only), domain (the whole domain; `*.` every subdomain) or ip (addresses only). Only "
+          "domain entries are blocks of a whole service.", allowed=("url", "domain", "ip")),
+    Field("entry_domains", STRING_LIST, "Every domain the registry entry lists (lower-cased, "
+          "`*.` wildcard kept)."),
+    Field("entry_urls", STRING_LIST, "Every URL the registry entry lists."),
+    Field("entry_ips", STRING_LIST, "Every IPv4 address and subnet the registry entry lists."),
     Field("snapshot_time", TIMESTAMP, "When the registry dump was produced (its `Updated:` "
           "line, UTC)."),
 ]})
@@ -532,15 +534,17 @@ register_table(
 register_table(
     Table(
         name="rkn_decisions",
-        description="Roskomnadzor registry entries that list a domain of a known service: one "
-        "row per (entry, domain), with the decision date, number and issuing body.",
+        description="Roskomnadzor registry entries whose domains or URLs belong to a known "
+        "service: one row per entry (per service it touches), whole -- every domain, URL and "
+        "IP -- with its scope, the decision date, number and issuing body.",
         columns=(
-            "service_id", "blocked_host", "decision_date", "decision_number", "authority",
-            "entry_urls", "entry_ips", "snapshot_time", "source_file", "source_line",
+            "service_id", "entry_scope", "decision_date", "decision_number", "authority",
+            "entry_domains", "entry_urls", "entry_ips", "snapshot_time", "source_file",
+            "source_line",
         ),
-        primary_key=("source_file", "source_line", "blocked_host"),
-        required=("service_id", "decision_date"),
-        sort_key=("service_id", "decision_date", "blocked_host", "source_file", "source_line"),
+        primary_key=("source_file", "source_line", "service_id"),
+        required=("entry_scope", "decision_date"),
+        sort_key=("service_id", "decision_date", "source_file", "source_line"),
     )
 )
 # --- end of downloaded-format tables (registered) ---------------------------------------------

@@ -65,8 +65,11 @@ INGESTS = {
         "gdelt_events": "sha256:36e27bd918eef0e6df767ab6cc986f0b153a4a1c261619172daf541e78ce55a8",
         "rejects": "sha256:eb16f5301d309da8fc410ea3de4c7f51d1fffe8dee6efcc4ff050612c86c1ab4",
     },
+    # issue #11: rkn_decisions is one row per registry entry (entry_scope, entry_domains),
+    # no longer one per (entry, domain): distinct entries were merged as duplicates before;
+    # its rejects are unchanged
     "rkn": {
-        "rkn_decisions": "sha256:8ee4436f23d44d9560210c7cc63b3d95ed430830e010fa67fa03d3913f5d6ea0",
+        "rkn_decisions": "sha256:0c5b08fa56b3d5a6c0af9d8eb1b94a6933d3a0a74d5390bcfbc704dbd170cd46",
         "rejects": "sha256:ae2d404c457f69f48ea823cf7c7f34a249578e48871281a04fea615a59a3b91c",
     },
 }
