@@ -197,7 +197,8 @@ FIELDS: dict[str, Field] = {f.name: f for f in _FIELD_LIST}
 
 # --- measurement tables (OONI, aggregation API): fields added here -------------------------
 FIELDS.update({f.name: f for f in [
-    Field("measurement_uid", STRING, "OONI's measurement_uid, or (when the raw line has none) "
+    Field("measurement_uid", STRING, "OONI's measurement_uid (the raw line's, or the API "
+          "response's that wraps it), or (when neither gives one) "
           "'h' + the first 31 hex digits of sha256(report_id|input|measurement_start_time)."),
     Field("measurement_start_time", TIMESTAMP, "When the probe started the measurement (UTC); "
           "the only source of a measurement's date."),
@@ -205,6 +206,11 @@ FIELDS.update({f.name: f for f in [
           pattern=r"^\d{4}-\d{2}$"),
     Field("measurement_start_day", DATE, "UTC day (or first day of the time grain) of the "
           "aggregated measurements."),
+    Field("time_grain", STRING, "Length of an aggregation bucket, read from its form in the "
+          "file: hour (`2021-07-09T02:00:00Z`) or day (`2021-07-09`); null without a time axis.",
+          allowed=("hour", "day")),
+    Field("period_start_time", TIMESTAMP, "First instant of an aggregation bucket (UTC): the "
+          "hour of an hourly row, midnight of a daily row; null without a time axis."),
     Field("probe_cc", STRING, "ISO 3166-1 alpha-2 country of the probe.", pattern=ALPHA2_PATTERN),
     Field("probe_asn", INT, "Autonomous system number of the probe's network (AS prefix "
           "dropped).", minimum=1),
@@ -227,10 +233,11 @@ FIELDS.update({f.name: f for f in [
     Field("confirmed_count", INT, "Measurements with confirmed blocking (not failed).",
           unit="measurements", minimum=0),
     Field("failure_count", INT, "Measurements that failed.", unit="measurements", minimum=0),
-    Field("ok_count", INT, "Measurements neither anomalous, confirmed nor failed.",
+    Field("ok_count", INT, "Measurements neither anomalous, confirmed nor failed; in the 2021 "
+          "layout without it, derived where the other counters determine it, else null.",
           unit="measurements", minimum=0),
     Field("measurement_count", INT, "All measurements in the cell (= anomaly + confirmed + "
-          "failure + ok).", unit="measurements", minimum=0),
+          "failure + ok when ok_count is given).", unit="measurements", minimum=0),
 ]})
 # --- end of measurement tables -------------------------------------------------------------
 
@@ -479,17 +486,17 @@ register_table(
     Table(
         name="ooni_aggregate",
         description="Counts from OONI's aggregation API (CSV): one row per combination of the "
-        "query's axes, with the five counters.",
+        "query's axes (hourly or daily buckets), with the five counters.",
         columns=(
-            "measurement_start_day", "probe_cc", "probe_asn", "test_name", "domain", "input",
-            "category_code", "anomaly_count", "confirmed_count", "failure_count", "ok_count",
-            "measurement_count", "source_file", "source_line",
+            "measurement_start_day", "time_grain", "period_start_time", "probe_cc",
+            "probe_asn", "test_name", "domain", "input", "category_code", "anomaly_count",
+            "confirmed_count", "failure_count", "ok_count", "measurement_count", "source_file",
+            "source_line",
         ),
         primary_key=("source_file", "source_line"),
-        required=("anomaly_count", "confirmed_count", "failure_count", "ok_count",
-                  "measurement_count"),
-        sort_key=("source_file", "measurement_start_day", "probe_cc", "probe_asn", "test_name",
-                  "domain", "input", "category_code", "source_line"),
+        required=("anomaly_count", "confirmed_count", "failure_count", "measurement_count"),
+        sort_key=("source_file", "measurement_start_day", "period_start_time", "probe_cc",
+                  "probe_asn", "test_name", "domain", "input", "category_code", "source_line"),
     )
 )
 # --- end of measurement tables (registered) ---------------------------------------------------

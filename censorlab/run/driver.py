@@ -39,6 +39,7 @@ from censorlab.core.storage import TableWrite, atomic_write_text, write_table
 from censorlab.errors import (
     CensorlabError,
     ChecksumMismatchError,
+    NothingReadError,
     PartialRunError,
     RawFileError,
 )
@@ -169,6 +170,7 @@ def ingest(kind: str, paths: Iterable[str | Path], out_dir: str | Path, *,
 
     Raises:
         PartialRunError: Some files could not be read; the others were published.
+        NothingReadError: No file could be read; nothing was published.
         CensorlabError: Unknown kind or engine, or no input file found.
     """
     return run_ingest(kind, paths, out_dir, engine=engine, scheduler=scheduler,
@@ -215,6 +217,8 @@ def run_ingest(kind: str, paths: Iterable[str | Path], out_dir: str | Path, *,
                     merged = _clean_files(source, files, context, runner)
                     write = _write_merged(merged, source, generation, None)
                     rejects = [merged.rejects]
+            if write.errors and len(write.errors) == len(files):
+                raise NothingReadError(write.errors)  # the generation is removed, unpublished
             manifest = _finish_generation(kind, generation, [source], context,
                                           {module.TABLE: write}, rejects, None)
             publish(out_dir, generation)
