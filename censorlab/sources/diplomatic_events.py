@@ -102,7 +102,7 @@ def clean(raw: RawFile, context: Context) -> SourceResult:
     marked = (
         raw.rows.pipe(start_marking)
         .pipe(strip_cells, list(REQUIRED_COLUMNS))
-        .pipe(require_cells, ["date", "date_precision", "country_a", "country_b", "kind",
+        .pipe(require_cells, ["date", "country_a", "country_b", "kind",
                               "title"])
         .pipe(_resolve_countries, context)
         .pipe(parse_dates, "date", "date_precision", "")
