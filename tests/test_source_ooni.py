@@ -549,6 +549,7 @@ def test_a_document_without_a_measurement_is_one_reject(tmp_path):
     cases = {
         "meta.json": json.dumps({"measurement_uid": "x", "scores": "{}", "anomaly": False}),
         "broken.json": "{\n    \"test_name\": \"telegram\",\n    \"probe_cc\": \n",
+        "deep.json": "{\n" + "[" * 100_000 + "]" * 100_000 + "\n}",
     }
     for name, text in cases.items():
         (tmp_path / name).write_text(text, encoding="utf-8")

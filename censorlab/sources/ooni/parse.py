@@ -399,6 +399,14 @@ DOCUMENT_SUFFIX = ".json"
 MAX_DOCUMENT_BYTES = 64 << 20  # larger `.json` files are read as JSONL: no measurement is this big
 
 
+def _json_error(exc: Exception) -> str:
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{exc.msg} at line {exc.lineno} column {exc.colno}"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8: {exc.reason}"
+    return "nested too deeply"  # RecursionError: a hostile document, never a measurement
+
+
 def _compact_line(obj) -> bytes:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
 
@@ -416,9 +424,9 @@ def _measurement_of(obj: dict, source_file: str, text: str) -> bytes | RawBlock:
         if isinstance(body, str) and body.strip():
             try:
                 body = json.loads(body)
-            except json.JSONDecodeError as exc:
+            except (json.JSONDecodeError, RecursionError) as exc:
                 return _document_reject(source_file, "invalid-json", "raw_measurement is not "
-                                        f"JSON: {exc.msg} at column {exc.colno}", text)
+                                        f"JSON: {_json_error(exc)}", text)
         if not isinstance(body, dict) or not body:
             return _document_reject(source_file, "missing-cell", "measurement_meta response "
                                     "with an empty raw_measurement (the API knows no "
@@ -457,13 +465,11 @@ def read_document(path: Path, source_file: str) -> tuple | RawBlock | None:
     text = data.decode("utf-8", errors="replace")
     try:
         obj = json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         if first != b"{":
             return None  # JSONL: several lines, or one broken line for the line reader
-        detail = (f"{exc.msg} at line {exc.lineno} column {exc.colno}"
-                  if isinstance(exc, json.JSONDecodeError) else f"not UTF-8: {exc.reason}")
         return _document_reject(source_file, "invalid-json", "the file is one pretty-printed "
-                                f"JSON object that does not parse: {detail}", text)
+                                f"JSON object that does not parse: {_json_error(exc)}", text)
     if not isinstance(obj, dict):
         return None  # the line reader rejects a line that is not an object
     found = _measurement_of(obj, source_file, text)
