@@ -65,7 +65,7 @@ INGESTS = {
     # serial date, an `Unknown` flag); the rows and reason codes are the same
     "stop": {
         "stop_events": "sha256:459b2612ca46194b48b6a5538fddb758ce95a4ebf66ee3d9993702c30e12cbb6",
-        "rejects": "sha256:1d777bedf2c927fd4be3d6ee7863658d2d850eed89105c11540479672dc01b69",
+        "rejects": "sha256:f032f0ac3837f5bf546cd7d840f36d1d131ba8cef50cbbcd976fe616a48189b8",
     },
     # issue #11: 57 columns is GDELT 1.0's backfile layout now, so the constructed wrong-width
     # line 11 of 20240121.export.CSV was cut to 56 cells: its reject detail says 56; the
@@ -146,7 +146,7 @@ REAL = {
     },
     "stop": {
         "stop_events": "sha256:786a98a07df7fec23957fdfb2b06977f373b9826c57531b3fbc36a20834e0696",
-        "rejects": "sha256:a8f95dd5f20faaa2f9030f5f01067020700e916f891089023abf48a162f944b9",
+        "rejects": "sha256:8858a0418f7097850e9ee05694b7d8075b89557b702dea907a6c7f0d53864e95",
     },
     "gdelt": {
         "gdelt_events": "sha256:812da5a81571c6522854782c99c162cb23039add1ae5f60dfe31dc1e58046cb4",

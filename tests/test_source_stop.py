@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 import censorlab
+from censorlab.cleaning.steps import REASON
 from censorlab.errors import RawFileError
 from censorlab.run.driver import run_ingest
 from censorlab.sources import stop
@@ -234,6 +235,17 @@ def test_the_csv_export_skips_its_note_row_and_reads_the_2019_header(real):
         ("stop_2020_export_COMPOSED.csv", 25), "reason_code"] == "missing-cell"
     assert rows[rows.end_date_reading == "unknown"].source_line.nunique() == 7
     assert rows.source_sheet.isna().all() and rows.report_year.isna().all()
+
+
+def test_the_2016_2018_sheets_named_month_dates_as_a_csv_export_writes_them():
+    frame = pd.DataFrame({"start_date": ["26-Jan-2016", "3-September-2017", "31-Feb-2016",
+                                         "26-Sept-2016", "26-01-2016"],
+                          "end_date": [None] * 5})
+    parsed = stop._parse_us_or_serial_dates(frame.pipe(stop.start_marking))
+    assert list(parsed.start_date[:2]) == [pd.Timestamp("2016-01-26"),
+                                           pd.Timestamp("2017-09-03")]
+    assert parsed.start_date[2:].isna().all()
+    assert parsed[REASON].tolist() == [None, None, "type-error", "type-error", "type-error"]
 
 
 def test_excel_serial_days_follow_the_1900_date_system():

@@ -28,8 +28,10 @@ Layout and quirks, as seen in a real 2023-04 workbook (tests/fixtures/stop/PROVE
   booleans `TRUE`/`FALSE`, whole numbers without `.0`; formulas (`=DAYS(P2,B2-1)` in
   `duration`) are read as their cached value -- a workbook saved without cached values (not by a
   spreadsheet program) reads them as empty, and the repair says how many.
-* **Dates** are US `%m/%d/%Y` only (`2023-03-04`, `13/01/2023` or a two-digit year is a
-  `type-error`, never guessed), or an Excel serial day number (`44166`, five digits; 1900 date
+* **Dates** are the forms the sheets display, which is what their CSV export writes: US
+  `%m/%d/%Y` (2019-2022), `26-Jan-2016` or `26-January-2016` (2016+2017+2018; English month
+  names). `2023-03-04`, `13/01/2023` or a two-digit year is a `type-error`, never guessed. An
+  Excel serial day number (`44166`, five digits; 1900 date
   system: day n is 1899-12-30 + n days, exact from 1900-03-01 on), converted and recorded as a
   repair. An end cell reading `Ongoing` gives a null end with `is_ongoing` true, and
   `Unknown` (also misspelt `Unkown`, as in the 2019 sheet) a null end with the reading kept in
@@ -164,6 +166,13 @@ FLAG_VALUES = {"yes": True, "true": True, "no": False, "false": False, "unknown"
 STATUS_VALUES = {"ongoing": True, "ended": False, "unknown": None}
 END_READINGS = {"ongoing": "ongoing", "unknown": "unknown", "unkown": "unknown"}
 US_DATE = r"^\d{1,2}/\d{1,2}/\d{4}$"
+#: `26-Jan-2016`, `26-January-2016`: how the 2016+2017+2018 sheet displays its dates (cell
+#: formats d-mmm-yyyy, dd-mmmm-yyyy), so how its CSV export writes them; English month names.
+NAMED_MONTH_DATE = re.compile(r"^(\d{1,2})-([A-Za-z]{3,9})-(\d{4})$")
+MONTH_NAMES = ("january", "february", "march", "april", "may", "june", "july", "august",
+               "september", "october", "november", "december")  # not the locale's
+MONTHS = {**{n: i for i, n in enumerate(MONTH_NAMES, 1)},
+          **{n[:3]: i for i, n in enumerate(MONTH_NAMES, 1)}}
 EXCEL_SERIAL = r"^\d{5}$"  # 10000..99999: 1927-05-18 .. 2173-10-14
 EXCEL_EPOCH = dt.date(1899, 12, 30)  # 1900 date system, past Excel's phantom 1900-02-29
 DURATION_PATTERN = re.compile(r"^(\d+(?:\.\d+)?)\s*(hours?|hrs?|days?)$", re.IGNORECASE)
@@ -375,13 +384,28 @@ def _csv_line(texts: list[str | None]) -> str:
 # --- cleaning -------------------------------------------------------------------------------
 
 
+def _named_month_date(text: str) -> dt.date | None:
+    """`26-Jan-2016` or `26-January-2016` as a date; None for any other text or a bad day."""
+    match = NAMED_MONTH_DATE.match(text)
+    month = MONTHS.get(match.group(2).casefold()) if match else None
+    if month is None:
+        return None
+    try:
+        return dt.date(int(match.group(3)), month, int(match.group(1)))
+    except ValueError:
+        return None
+
+
 def _parse_us_or_serial_dates(df: pd.DataFrame) -> pd.DataFrame:
-    """Parse MM/DD/YYYY or an Excel serial; read `Ongoing`/`Unknown` ends; reject the rest."""
+    """Parse the sheets' date forms or an Excel serial; read `Ongoing`/`Unknown` ends."""
     out = df
     for column in ("start_date", "end_date"):
         text = df[column].fillna("")
         us = pd.to_datetime(text.where(text.str.match(US_DATE)), format="%m/%d/%Y",
                             errors="coerce")
+        named = pd.to_datetime(pd.Series([_named_month_date(t) for t in text],
+                                         index=df.index, dtype=object))
+        us = us.fillna(named)
         is_serial = text.str.fullmatch(EXCEL_SERIAL)
         serial = pd.to_datetime(pd.Series(
             [EXCEL_EPOCH + dt.timedelta(days=int(t)) if s else None
@@ -394,7 +418,7 @@ def _parse_us_or_serial_dates(df: pd.DataFrame) -> pd.DataFrame:
             out = out.assign(end_date_reading=reading.where(parsed.isna(),
                                                             "reported").where(text != "", None))
         bad = df[column].notna() & parsed.isna() & reading.isna()
-        wanted = "MM/DD/YYYY date or an Excel serial day" + (
+        wanted = "MM/DD/YYYY or DD-Mon-YYYY date or an Excel serial day" + (
             ", Ongoing or Unknown" if column == "end_date" else "")
         out = mark_rejects(out, bad, "type-error", f"{column} is not a {wanted}: " + text)
     return out
