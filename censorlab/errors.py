@@ -83,3 +83,19 @@ class PartialRunError(CensorlabError):
         names = "; ".join(str(e) for e in self.file_errors)
         super().__init__(f"{len(self.file_errors)} file(s) could not be read and were left out "
                          f"of the published output: {names}")
+
+
+class NothingReadError(CensorlabError):
+    """Every input file of an ingest failed: nothing was published, the previous output stays.
+
+    A run that could read none of its files has no output to offer; publishing an empty table
+    would replace a good earlier generation with nothing. The CLI exits 2 naming each file.
+
+    Attributes:
+        file_errors: The RawFileError of each input file.
+    """
+
+    def __init__(self, file_errors: list[RawFileError]):
+        self.file_errors = list(file_errors)
+        names = "; ".join(str(e) for e in self.file_errors)
+        super().__init__(f"no input file could be read, nothing was published: {names}")

@@ -265,7 +265,8 @@ FIELDS: dict[str, Field] = {f.name: f for f in _FIELD_LIST}
 
 # --- measurement tables (OONI, aggregation API): fields added here -------------------------
 FIELDS.update({f.name: f for f in [
-    Field("measurement_uid", STRING, "OONI's measurement_uid, or (when the raw line has none) "
+    Field("measurement_uid", STRING, "OONI's measurement_uid (the raw line's, or the API "
+          "response's that wraps it), or (when neither gives one) "
           "'h' + the first 31 hex digits of sha256(report_id|input|measurement_start_time)."),
     Field("measurement_start_time", TIMESTAMP, "When the probe started the measurement (UTC); "
           "the only source of a measurement's date."),
@@ -273,6 +274,11 @@ FIELDS.update({f.name: f for f in [
           pattern=r"^\d{4}-\d{2}$"),
     Field("measurement_start_day", DATE, "UTC day (or first day of the time grain) of the "
           "aggregated measurements."),
+    Field("time_grain", STRING, "Length of an aggregation bucket, read from its form in the "
+          "file: hour (`2021-07-09T02:00:00Z`) or day (`2021-07-09`); null without a time axis.",
+          allowed=("hour", "day")),
+    Field("period_start_time", TIMESTAMP, "First instant of an aggregation bucket (UTC): the "
+          "hour of an hourly row, midnight of a daily row; null without a time axis."),
     Field("probe_cc", STRING, "ISO 3166-1 alpha-2 country of the probe.", pattern=ALPHA2_PATTERN),
     Field("probe_asn", INT, "Autonomous system number of the probe's network (AS prefix "
           "dropped).", minimum=1),
@@ -295,10 +301,11 @@ FIELDS.update({f.name: f for f in [
     Field("confirmed_count", INT, "Measurements with confirmed blocking (not failed).",
           unit="measurements", minimum=0),
     Field("failure_count", INT, "Measurements that failed.", unit="measurements", minimum=0),
-    Field("ok_count", INT, "Measurements neither anomalous, confirmed nor failed.",
+    Field("ok_count", INT, "Measurements neither anomalous, confirmed nor failed; in the 2021 "
+          "layout without it, derived where the other counters determine it, else null.",
           unit="measurements", minimum=0),
     Field("measurement_count", INT, "All measurements in the cell (= anomaly + confirmed + "
-          "failure + ok).", unit="measurements", minimum=0),
+          "failure + ok when ok_count is given).", unit="measurements", minimum=0),
 ]})
 # --- end of measurement tables -------------------------------------------------------------
 
@@ -322,6 +329,18 @@ FIELDS.update({f.name: f for f in [
           "text such as `Curfew Style`); a source fact, not derived from the dates."),
     Field("reported_duration_hours", FLOAT, "reported_duration_text as hours when its unit is "
           "unambiguous (days x 24); null otherwise.", unit="hours", minimum=0),
+    Field("end_date_reading", STRING, "How the source's end cell reads: reported (a date), "
+          "ongoing (`Ongoing`) or unknown (`Unknown`, also misspelt `Unkown`); null when the "
+          "cell is empty. end_date is null unless reported.",
+          allowed=("reported", "ongoing", "unknown")),
+    Field("report_year", INT, "The STOP report year a row belongs to: the workbook sheet's year "
+          "(`2019`, `2021 Data`), or the row's own `year` column (`2016+2017+2018` sheet); an "
+          "event running into a later year is listed again in that year's report.",
+          minimum=2016),
+    Field("source_sheet", STRING, "Workbook sheet the row came from, exactly as named (a "
+          "trailing space kept); null for a CSV file."),
+    Field("sheet_row", INT, "1-based row of the row in its workbook sheet; null for a CSV file "
+          "(its source_line is the physical line).", minimum=1),
     # GDELT
     Field("cameo_code", STRING, "CAMEO event code of a GDELT event (EventCode).",
           pattern=r"^\d{2,4}$"),
@@ -336,11 +355,13 @@ FIELDS.update({f.name: f for f in [
     Field("decision_date", DATE, "Date of the legal decision behind a registry entry (field 6 "
           "of the dump); can precede the day ISPs started blocking."),
     Field("decision_number", STRING, "Number of the legal decision, as written in the registry."),
-    Field("blocked_host", STRING, "A domain listed by a registry entry (lower-cased, `*.` "
-          "wildcard kept)."),
-    Field("entry_urls", STRING_LIST, "URLs listed by the same registry entry."),
-    Field("entry_ips", STRING_LIST, "IPv4 addresses and subnets listed by the same registry "
-          "entry."),
+    Field("entry_scope", STRING, "What a registry entry orders blocked: url (the listed pages "
+          "only), domain (the whole domain; `*.` every subdomain) or ip (addresses only). Only "
+          "domain entries are blocks of a whole service.", allowed=("url", "domain", "ip")),
+    Field("entry_domains", STRING_LIST, "Every domain the registry entry lists (lower-cased, "
+          "`*.` wildcard kept)."),
+    Field("entry_urls", STRING_LIST, "Every URL the registry entry lists."),
+    Field("entry_ips", STRING_LIST, "Every IPv4 address and subnet the registry entry lists."),
     Field("snapshot_time", TIMESTAMP, "When the registry dump was produced (its `Updated:` "
           "line, UTC)."),
 ]})
@@ -605,17 +626,17 @@ register_table(
     Table(
         name="ooni_aggregate",
         description="Counts from OONI's aggregation API (CSV): one row per combination of the "
-        "query's axes, with the five counters.",
+        "query's axes (hourly or daily buckets), with the five counters.",
         columns=(
-            "measurement_start_day", "probe_cc", "probe_asn", "test_name", "domain", "input",
-            "category_code", "anomaly_count", "confirmed_count", "failure_count", "ok_count",
-            "measurement_count", "source_file", "source_line",
+            "measurement_start_day", "time_grain", "period_start_time", "probe_cc",
+            "probe_asn", "test_name", "domain", "input", "category_code", "anomaly_count",
+            "confirmed_count", "failure_count", "ok_count", "measurement_count", "source_file",
+            "source_line",
         ),
         primary_key=("source_file", "source_line"),
-        required=("anomaly_count", "confirmed_count", "failure_count", "ok_count",
-                  "measurement_count"),
-        sort_key=("source_file", "measurement_start_day", "probe_cc", "probe_asn", "test_name",
-                  "domain", "input", "category_code", "source_line"),
+        required=("anomaly_count", "confirmed_count", "failure_count", "measurement_count"),
+        sort_key=("source_file", "measurement_start_day", "period_start_time", "probe_cc",
+                  "probe_asn", "test_name", "domain", "input", "category_code", "source_line"),
     )
 )
 # --- end of measurement tables (registered) ---------------------------------------------------
@@ -630,8 +651,9 @@ register_table(
             "event_id", "blocking_country", "start_date", "end_date", "is_ongoing",
             "area_name", "geo_scope", "shutdown_type", "shutdown_extent", "is_service_based",
             "service_id", "affected_service_raw", "authority", "legal_basis",
-            "reported_duration_text", "reported_duration_hours", "source_urls", "source_file",
-            "source_line",
+            "reported_duration_text", "reported_duration_hours", "end_date_reading",
+            "report_year", "source_urls", "source_file", "source_line", "source_sheet",
+            "sheet_row",
         ),
         primary_key=("event_id",),
         required=("blocking_country", "start_date", "is_service_based", "source_urls",
@@ -660,15 +682,17 @@ register_table(
 register_table(
     Table(
         name="rkn_decisions",
-        description="Roskomnadzor registry entries that list a domain of a known service: one "
-        "row per (entry, domain), with the decision date, number and issuing body.",
+        description="Roskomnadzor registry entries whose domains or URLs belong to a known "
+        "service: one row per entry (per service it touches), whole -- every domain, URL and "
+        "IP -- with its scope, the decision date, number and issuing body.",
         columns=(
-            "service_id", "blocked_host", "decision_date", "decision_number", "authority",
-            "entry_urls", "entry_ips", "snapshot_time", "source_file", "source_line",
+            "service_id", "entry_scope", "decision_date", "decision_number", "authority",
+            "entry_domains", "entry_urls", "entry_ips", "snapshot_time", "source_file",
+            "source_line",
         ),
-        primary_key=("source_file", "source_line", "blocked_host"),
-        required=("service_id", "decision_date"),
-        sort_key=("service_id", "decision_date", "blocked_host", "source_file", "source_line"),
+        primary_key=("source_file", "source_line", "service_id"),
+        required=("entry_scope", "decision_date"),
+        sort_key=("service_id", "decision_date", "source_file", "source_line"),
     )
 )
 # --- end of downloaded-format tables (registered) ---------------------------------------------

@@ -76,7 +76,8 @@ def test_ingest_tables_export_and_a_wrong_table_says_which_command_makes_it(tmp_
 
 def test_an_ingest_whose_every_row_is_rejected_warns_and_exits_1(tmp_path, capsys):
     wrong = tmp_path / "aggregate.csv"  # an OONI aggregation CSV fed to the STOP reader
-    wrong.write_text("start_date,country\n2023-01-15,Atlantis\n", encoding="utf-8")
+    wrong.write_text("start_date,country,facebook_affected\n2023-01-15,Atlantis,\n",
+                     encoding="utf-8")
     assert main(["ingest", "stop", str(wrong), "--out", str(tmp_path / "out")]) == EXIT_INVALID
     err = capsys.readouterr().err
     assert "warning: stop_events: every one of the 1 rows read was rejected" in err

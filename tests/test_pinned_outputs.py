@@ -9,7 +9,8 @@ two kinds of input that never change:
   status, decisions, contact levels, metric kinds and two tables, issues #9 and #10); the
   ingest pins below are still those of commit 83f795d, and
 * every ingest fixture under ``tests/fixtures``, with the frozen copy as reference directory
-  (service and country names resolve through it).
+  (service and country names resolve through it): the constructed ones since 83f795d, the
+  real and composed ones of issue #11 since they were added (``REAL``).
 
 Each hash is the content hash of values (``docs/contract.md``), recomputed here from the files
 written, so the pin also proves that the files carry what the manifest claims. A deliberate
@@ -51,25 +52,39 @@ INGEST_FILES = {
     "rkn": ["rkn/dump.csv"],
 }
 INGESTS = {
+    # issue #11: OONI's own reliability rules replace the spec's signal rule; messy line 2
+    # (signal 0.2.0, 2022-11-01) is still `failure`, now by
+    # `reliability:signal-lt-0.2.2-from-2022-10-19`; nothing else moved
     "ooni": {
         "ooni_measurements":
-            "sha256:e3f0d4b0b0a8ec8f7c6f184ede085220137230aa0de3646740ce837c89ea1338",
+            "sha256:db1b96eb369a7d279a4825d5e4a2a369b6958f7160f2b9492d83a3cc1026a1fd",
         "rejects": "sha256:8cf1d9fed9b2ac6d3e0ae5f32e3bba5659a114ed8965da720bc37b6152da5091",
     },
+    # issue #11: ooni_aggregate gained time_grain and period_start_time (hourly buckets) and
+    # ok_count may be null (the 2021 layout); the bad-date reject now says "not a calendar date"
     "ooni-aggregate": {
-        "ooni_aggregate": "sha256:1c9da8f221b591db01bec2a272747136935908ab502f44ac9a6dcf445f0984bc",
-        "rejects": "sha256:973e6d8253f66ff314d3e0e2e2484e2ee8dc20ade7bdbc0933577108516d1133",
+        "ooni_aggregate": "sha256:618fa3560f88e5b771d004803affb9b7699cfe4d72c3633a4e16a5574bfeb50c",
+        "rejects": "sha256:0a04e176e310235cd4d2c559e420d674ffb97fcae254ce6e54350b3b97726239",
     },
+    # issue #11: stop_events gained end_date_reading, report_year, source_sheet and sheet_row
+    # (the workbook reader), and two reject details name the forms now accepted (an Excel
+    # serial date, an `Unknown` flag); the rows and reason codes are the same
     "stop": {
-        "stop_events": "sha256:3ea558df9addb06aaca026db3f59fc29bc7770285520626be133af45b2ac1116",
-        "rejects": "sha256:f246673f5165e8a7514251eda0167f3e024630c4b80fb4c28ff050784db6e495",
+        "stop_events": "sha256:459b2612ca46194b48b6a5538fddb758ce95a4ebf66ee3d9993702c30e12cbb6",
+        "rejects": "sha256:f032f0ac3837f5bf546cd7d840f36d1d131ba8cef50cbbcd976fe616a48189b8",
     },
+    # issue #11: 57 columns is GDELT 1.0's backfile layout now, so the constructed wrong-width
+    # line 11 of 20240121.export.CSV was cut to 56 cells: its reject detail says 56; the
+    # events are unchanged
     "gdelt": {
         "gdelt_events": "sha256:36e27bd918eef0e6df767ab6cc986f0b153a4a1c261619172daf541e78ce55a8",
-        "rejects": "sha256:eb16f5301d309da8fc410ea3de4c7f51d1fffe8dee6efcc4ff050612c86c1ab4",
+        "rejects": "sha256:06e48d424c94e3f68b16d817c049971f201d67aed43b234324601dddda2c0e1c",
     },
+    # issue #11: rkn_decisions is one row per registry entry (entry_scope, entry_domains),
+    # no longer one per (entry, domain): distinct entries were merged as duplicates before;
+    # its rejects are unchanged
     "rkn": {
-        "rkn_decisions": "sha256:8ee4436f23d44d9560210c7cc63b3d95ed430830e010fa67fa03d3913f5d6ea0",
+        "rkn_decisions": "sha256:0c5b08fa56b3d5a6c0af9d8eb1b94a6933d3a0a74d5390bcfbc704dbd170cd46",
         "rejects": "sha256:ae2d404c457f69f48ea823cf7c7f34a249578e48871281a04fea615a59a3b91c",
     },
 }
@@ -107,3 +122,52 @@ def test_ingest_fixture_keeps_every_content_hash(kind, pinned_raw, tmp_path):
     censorlab.ingest(kind, files, tmp_path / "out", raw_dir=pinned_raw, workers=1)
     assert output_hashes(tmp_path / "out") == INGESTS[kind]
     assert censorlab.validate(tmp_path / "out") == []  # every output kind validates
+
+
+# The real (and composed) fixtures of issue #11, pinned when they were added: a later change
+# of the cleaning that moves one of these must say why, like the pins above.
+REAL_FILES = {
+    "ooni": ["ooni/signal.jsonl", "ooni/whatsapp.jsonl", "ooni/telegram.jsonl",
+             "ooni/facebook_messenger.jsonl", "ooni/web_connectivity.jsonl",
+             "ooni/reliability_rules_COMPOSED.jsonl",
+             *sorted(f"ooni/{p.name}" for p in (FIXTURES / "ooni").glob("*.json"))],
+    "ooni-aggregate": sorted(f"ooni_aggregate/{p.name}"
+                             for p in (FIXTURES / "ooni_aggregate").glob("*.csv")
+                             if p.name != "aggregate.csv"),
+    "stop": ["stop/keepiton_stop_2016-2022_trimmed.xlsx", "stop/stop_2020_export_COMPOSED.csv"],
+    "gdelt": sorted(f"gdelt/{p.name}" for p in (FIXTURES / "gdelt").glob("v[12]_*")),
+    "rkn": ["rkn/dump_2012-11-17.csv", "rkn/dump_2014-04-22.csv",
+            "rkn/split_2014-04-22_COMPOSED", "rkn/channel_and_ip_entries_COMPOSED.csv"],
+}
+EMPTY_REJECTS = "sha256:efbf1eb93b87f0c8caa8e517703e7637e12a99f6996bd379c11db48127f70996"
+REAL = {
+    "ooni": {
+        "ooni_measurements":
+            "sha256:9d6d9b414ac1f3dd82b5f29b3e566278aed1a96e16b6ba5bb7150aee1568db19",
+        "rejects": "sha256:00316492d3277ff97eb1e68db2606c65b1bc224f2d06a6f6c2f70d00562494e8",
+    },
+    "ooni-aggregate": {
+        "ooni_aggregate": "sha256:efe77342375ee64c9651d3b7f63dd0af469e18179e4aa8a3ad4ef2e49ae3eea3",
+        "rejects": EMPTY_REJECTS,
+    },
+    "stop": {
+        "stop_events": "sha256:786a98a07df7fec23957fdfb2b06977f373b9826c57531b3fbc36a20834e0696",
+        "rejects": "sha256:8858a0418f7097850e9ee05694b7d8075b89557b702dea907a6c7f0d53864e95",
+    },
+    "gdelt": {
+        "gdelt_events": "sha256:812da5a81571c6522854782c99c162cb23039add1ae5f60dfe31dc1e58046cb4",
+        "rejects": EMPTY_REJECTS,
+    },
+    "rkn": {
+        "rkn_decisions": "sha256:59a2ec8c9bb93ad6b66443934eaef9f59453c52e679173857467282dffd670c8",
+        "rejects": EMPTY_REJECTS,
+    },
+}
+
+
+@pytest.mark.parametrize("kind", sorted(REAL))
+def test_real_fixtures_keep_every_content_hash(kind, pinned_raw, tmp_path):
+    files = [FIXTURES / name for name in REAL_FILES[kind]]
+    censorlab.ingest(kind, files, tmp_path / "out", raw_dir=pinned_raw, workers=1)
+    assert output_hashes(tmp_path / "out") == REAL[kind]
+    assert censorlab.validate(tmp_path / "out") == []

@@ -1,4 +1,9 @@
-"""GDELT event exports: constructed fixtures in the real 61/58-column layout."""
+"""GDELT event exports: real 2.0, 1.0 daily and 1.0 backfile lines; constructed edge cases.
+
+Fixtures (tests/fixtures/gdelt/PROVENANCE.md): the `v1_*` and `v2_*` files are real GDELT lines
+(57-column backfiles of 1979 and 2010-11, 58-column 1.0 daily files, 61-column 2.0 exports);
+`20240121.export.CSV` and its zip are constructed rows in the real layouts, one per rule.
+"""
 
 import csv
 from pathlib import Path
@@ -38,7 +43,7 @@ def built(tmp_path_factory, context):
 
 def test_fixture_layout():
     widths = [len(line.split("\t")) for line in DAILY.read_text().splitlines()]
-    assert widths == [61] * 9 + [58, 57, 62, 61, 61]
+    assert widths == [61] * 9 + [58, 56, 62, 61, 61]  # 57 is a layout (backfiles) now
 
 
 def test_counts_and_accounting(built):
@@ -128,3 +133,57 @@ def test_crosswalk_covers_block_events_and_p5_g20():
     assert (table.loc[sorted(needed), "fips104"] != "").all()
     unverified = table[table.fips104 == ""]
     assert unverified.note.str.startswith("unverified").all()
+
+
+# --- real GDELT lines: 2.0 (61 columns), 1.0 daily (58), 1.0 historical backfiles (57) ---------
+
+REAL = {
+    "v1_backfile_1979.csv": (57, 20, 3), "v1_backfile_201011.csv": (57, 20, 0),
+    "v1_daily_20130401.export.CSV": (58, 20, 1), "v1_daily_20141124.export.CSV": (58, 30, 0),
+    "v1_daily_20150608.export.CSV": (58, 20, 2),
+    "v2_20150218224500.translation.export.CSV": (61, 20, 0),
+    "v2_20150218230000.export.CSV": (61, 25, 4), "v2_20200318104500.export.CSV": (61, 25, 0),
+}
+
+
+@pytest.fixture(scope="module")
+def real(tmp_path_factory, context):
+    out = tmp_path_factory.mktemp("gdelt-real")
+    manifest = ingest([FIXTURES / name for name in REAL], out, context)
+    return manifest, censorlab.load("gdelt_events", out).set_index("event_id")
+
+
+def test_every_layout_reads_every_real_line(real):
+    manifest, _ = real
+    for name, (width, lines, kept) in REAL.items():
+        entry = manifest["inputs"][name]
+        assert entry["rows_read"] + entry["rows_filtered"] == lines, name
+        assert (entry["rows_rejected"], entry["rows_out"]) == (0, kept), name
+        if width == 61:
+            assert entry["repairs"] == []
+        else:
+            label = "backfile lines (57 columns" if width == 57 else "lines (58 columns)"
+            assert entry["repairs"] == [f"{lines} GDELT 1.0 {label}" + (
+                ", no SOURCEURL) read with the backfile layout" if width == 57
+                else " read with the 1.0 layout")]
+
+
+def test_backfile_events_rest_on_gdelts_file_list(real):
+    _, table = real
+    visit = table.loc["GDELT-230397975"]  # 1979-12-31, USA -> Iran, CAMEO 042
+    assert (visit.date, visit.country_a, visit.country_b, visit.kind) == (
+        pd.Timestamp("1979-12-31"), "US", "IR", "state_visit")
+    assert visit.source_urls == [gdelt.BACKFILE_SOURCE_URL]
+    assert visit.notes == gdelt.BACKFILE_NOTE
+    daily = table.loc["GDELT-253488860"]  # a 1.0 daily line keeps its article
+    assert daily.source_urls[0].startswith("http://zeenews.india.com/") and pd.isna(daily.notes)
+    assert table.loc["GDELT-410412353"].source_file == "v2_20150218230000.export.CSV"
+
+
+def test_the_three_column_lists_are_documented():
+    assert gdelt.COLUMNS_V1_BACKFILE == gdelt.COLUMNS_V1[:-1]
+    assert gdelt.COLUMNS_V1[-2:] == ("DATEADDED", "SOURCEURL")
+    assert [c for c in gdelt.COLUMNS_V2 if c not in gdelt.COLUMNS_V1] == [
+        "Actor1Geo_ADM2Code", "Actor2Geo_ADM2Code", "ActionGeo_ADM2Code"]
+    for name in ("COLUMNS_V2", "COLUMNS_V1", "COLUMNS_V1_BACKFILE"):
+        assert name in gdelt.__doc__

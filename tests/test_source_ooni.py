@@ -18,9 +18,10 @@ from censorlab.core.storage import OrderedDigest
 from censorlab.errors import PartialRunError
 from censorlab.reading import lineblocks
 from censorlab.run.driver import run_ingest
-from censorlab.sources.ooni import dataset, formats, simulate, spool, writer
+from censorlab.sources.ooni import dataset, formats, reliability, simulate, spool, writer
 from censorlab.sources.ooni.cleaning import clean, fallback_uid
 from censorlab.sources.ooni.parse import RawBlocks, _parse_block_python, _try_arrow, parse_block
+from censorlab.sources.ooni.parse import read as ooni_read
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ooni"
 
@@ -84,7 +85,7 @@ def test_messy_lines_each_handled(fixture_build):
                                        12: "ok"}
     assert messy.verdict_rule.to_dict() == {
         1: "facebook_messenger:tcp_blocking",
-        2: "signal:unreliable_v0.2.0_after_2022-10-19",
+        2: "reliability:signal-lt-0.2.2-from-2022-10-19",
         3: "telegram:tcp_blocking",
         11: "web_connectivity:blocking=dns",
         12: "telegram:no_blocking_flags"}
@@ -432,3 +433,132 @@ def test_progress_counts_rows_while_a_single_file_is_read(tmp_path, catalog, mon
     assert files_bar.updates == 1
     counts = [p["rows"] for p in files_bar.postfix]
     assert len(counts) > 1 and counts == sorted(counts)  # rows counted before the file ended
+
+
+# --- real measurements: OONI's own reliability rules, API responses, single .json files ------
+# tests/fixtures/ooni/PROVENANCE.md gives each line's source and OONI's own verdict for it.
+
+REAL_FILES = ("signal.jsonl", "whatsapp.jsonl", "telegram.jsonl", "facebook_messenger.jsonl",
+              "web_connectivity.jsonl", "reliability_rules_COMPOSED.jsonl")
+API_FILES = tuple(sorted(p.name for p in FIXTURES.glob("*.json")))
+
+
+def build_real(out, files, catalog):
+    manifest = ingest([FIXTURES / n for n in files], out, catalog, workers=1)
+    table = dataset.read_dataset(censorlab.dataset_path(out)).to_pandas()
+    rejects = read_output(out, "rejects").to_pandas()
+    return manifest, table.set_index(["source_file", "source_line"]), rejects
+
+
+@pytest.fixture(scope="module")
+def real_build(tmp_path_factory, catalog):
+    """The real JSONL lines and the composed rule lines (no two share a measurement)."""
+    return build_real(tmp_path_factory.mktemp("ooni-real"), REAL_FILES, catalog)
+
+
+@pytest.fixture(scope="module")
+def api_build(tmp_path_factory, catalog):
+    """The API responses and single-object files (the same measurements as some lines)."""
+    return build_real(tmp_path_factory.mktemp("ooni-api"), API_FILES, catalog)
+
+
+def verdicts(table, name):
+    rows = table.loc[name]
+    return {line: (row.verdict, row.verdict_rule) for line, row in rows.iterrows()}
+
+
+def test_signal_follows_ooni_reliability_rules(real_build):
+    _, table, _ = real_build
+    assert verdicts(table, "signal.jsonl") == {
+        1: ("ok", "signal:backend_status"),  # 0.2.2, engine 3.16.5, 2022-11-18: reliable
+        2: ("failure", "reliability:signal-engine-lt-3.17.2"),  # US 2023-05-30, engine 3.17.1
+        3: ("failure", "reliability:signal-lt-0.2.2-from-2022-10-19"),  # 0.2.0, 2022-10-27
+        4: ("ok", "signal:backend_status"),  # 0.2.0 in 2021: before every rule date
+        5: ("blocked", "signal:backend_status"),  # IR 2021-04-15: OONI says blocked too
+    }
+
+
+def test_composed_lines_cover_the_rules_no_real_measurement_shows(real_build):
+    _, table, _ = real_build
+    assert verdicts(table, "reliability_rules_COMPOSED.jsonl") == {
+        1: ("failure", "reliability:signal-v0.2.4"),
+        2: ("failure", "reliability:signal-le-0.2.3-from-2023-11-07"),
+        3: ("blocked", "signal:backend_status"),  # 0.2.3 the day before 2023-11-07
+        4: ("failure", "reliability:signal-engine-lt-3.17.2"),  # 3.17.2-alpha < 3.17.2
+        5: ("blocked", "signal:backend_status"),  # engine 3.17.2
+        # the same web failure before WhatsApp changed its redirect is still evidence
+        6: ("blocked", "whatsapp:web_status"),
+        # after it, the web check is dropped and the registration server decides
+        7: ("blocked", "reliability:whatsapp-web-redirect-from-2022-12-02"),
+    }
+
+
+def test_whatsapp_web_check_after_2022_12_02_is_not_a_block(real_build):
+    _, table, _ = real_build
+    assert verdicts(table, "whatsapp.jsonl") == {
+        1: ("ok", "reliability:whatsapp-web-redirect-from-2022-12-02"),  # IE: OONI accessible
+        2: ("blocked", "whatsapp:registration_server_status+web_status"),  # JP: OONI blocked
+        3: ("ok", "whatsapp:all_status_ok"),
+    }
+
+
+def test_every_rule_is_dated_and_referenced():
+    names = [r.name for r in reliability.RELIABILITY_RULES]
+    assert len(set(names)) == len(names) and all(n.startswith("reliability:") for n in names)
+    for rule in reliability.RELIABILITY_RULES:
+        assert rule.reference.startswith("https://github.com/ooni/")
+        assert rule.since is None or pd.Timestamp(rule.since) >= pd.Timestamp("2022-01-01")
+        assert rule.name in reliability.__doc__
+
+
+def test_single_json_files_and_api_responses_are_one_measurement_each(api_build):
+    manifest, table, rejects = api_build
+    for name in API_FILES:
+        entry = manifest["inputs"][name]
+        assert (entry["rows_read"], entry["error"]) == (1, None), name
+    pretty = table.loc[("raw_measurement_pretty_telegram_IT_2019-12-03.json", 1)]
+    assert (pretty.test_name, pretty.probe_cc, pretty.verdict) == ("telegram", "IT", "ok")
+    web = table.loc[("raw_measurement_pretty_web_connectivity_US_2019-07-20.json", 1)]
+    assert web.input and web.verdict == "ok"
+    (missing,) = rejects[rejects.source_file == "measurement_meta_full_not_found.json"] \
+        .itertuples()
+    assert (missing.source_line, missing.reason_code) == (1, "missing-cell")
+    assert "empty raw_measurement" in missing.detail
+    # the same IE measurement as whatsapp.jsonl line 1, compact with no final newline
+    assert verdicts(table, "raw_measurement_oneline_whatsapp_IE_2022-12-02.json") == {
+        1: ("ok", "reliability:whatsapp-web-redirect-from-2022-12-02")}
+
+
+def test_ooni_measurement_uid_is_kept_from_the_line_or_the_api(real_build, api_build):
+    uid = pd.concat([real_build[1].measurement_uid, api_build[1].measurement_uid])
+    # the API gives the uid the raw line lacks
+    assert uid[("measurement_meta_full_web_connectivity_RU_2020-10-29.json", 1)] == \
+        "20201029043459.005820_RU_webconnectivity_604f1cb2579d144d"
+    assert uid[("measurement_meta_full_signal_IR_2021-04-15.json", 1)] == \
+        "20210415084230.511612_IR_signal_ed269d082953bf2e"
+    # an old-style uid inside the line is kept, from the line and from the API alike
+    assert uid[("facebook_messenger.jsonl", 1)] == "01202004070b44da76babb5b2787229c716eb5c0"
+    assert uid[("measurement_meta_full_facebook_messenger_IT_2020-04-07_olduid.json", 1)] == \
+        "01202004070b44da76babb5b2787229c716eb5c0"
+    assert uid[("web_connectivity.jsonl", 6)] == "012019111898e81f78c44cf8689fa32f5d1cb664"
+    # a raw line without one gets the documented derived id
+    assert uid[("web_connectivity.jsonl", 5)].startswith("h")
+
+
+def test_a_document_without_a_measurement_is_one_reject(tmp_path):
+    cases = {
+        "meta.json": json.dumps({"measurement_uid": "x", "scores": "{}", "anomaly": False}),
+        "broken.json": "{\n    \"test_name\": \"telegram\",\n    \"probe_cc\": \n",
+        "deep.json": "{\n" + "[" * 100_000 + "]" * 100_000 + "\n}",
+    }
+    for name, text in cases.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        (batch,) = list(ooni_read(tmp_path / name))
+        (reject,) = batch.rejects
+        assert reject["source_line"] == 1 and batch.rows_read == 1
+        assert reject["reason_code"] == ("missing-cell" if name == "meta.json"
+                                         else "invalid-json")
+    # several objects, one per line, are JSONL whatever the suffix
+    lines = (FIXTURES / "spec_examples.jsonl").read_text()
+    (tmp_path / "many.json").write_text(lines, encoding="utf-8")
+    assert sum(b.rows_read for b in ooni_read(tmp_path / "many.json")) == 5

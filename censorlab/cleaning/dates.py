@@ -5,6 +5,15 @@ date keeps its precision and its earliest and latest possible day, so analyses c
 sensitivity range instead of pretending to know the day. Formats are explicit; a string that is
 not in a declared form, a date that does not exist (2017-02-30) or a precision that contradicts
 the form is an error for the caller to reject.
+
+Two repairs, each naming exactly one interval and reported in ``PartialDate.repair`` so the
+caller records it (never a guess beyond the form):
+
+* a **quarter named by its last day** (`2016-12-31` with precision `quarter`, the usual way
+  companies name a quarter) is the house form `2016-12` / `Q4 2016`: 2016-10-01 to 2016-12-31.
+  Any other day with precision `quarter` is still an error.
+* an **empty precision** is the one the form states: `YYYY-MM-DD` day, `YYYY-MM` month, `YYYY`
+  year, `Qn YYYY` quarter.
 """
 
 from __future__ import annotations
@@ -12,7 +21,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 APPROX_DAY_TOLERANCE_DAYS = 3
 PRECISION_ALIASES = {
@@ -38,11 +47,16 @@ class DateParseError(ValueError):
 
 @dataclass(frozen=True)
 class PartialDate:
-    """A reported date with its precision and the interval it stands for."""
+    """A reported date with its precision and the interval it stands for.
+
+    ``repair`` says how the text was brought to the house form (None when it already was); it
+    is not part of the value (equality and repr ignore it).
+    """
 
     precision: str
     earliest: dt.date
     latest: dt.date
+    repair: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def reported(self) -> dt.date:
@@ -87,9 +101,18 @@ def parse_partial_date(text: str, precision: str | None = None) -> PartialDate:
     PartialDate(precision='month', earliest=datetime.date(2017, 5, 1), latest=datetime.date(2017, 5, 31))
     >>> parse_partial_date("2016-12", "quarter").earliest
     datetime.date(2016, 10, 1)
+    >>> parse_partial_date("2016-12-31", "quarter").earliest
+    datetime.date(2016, 10, 1)
     """  # noqa: E501
     text = text.strip()
     wanted = normalise_precision(precision)
+    parsed = _parse_form(text, wanted, precision)
+    if wanted is None:
+        return replace(parsed, repair=f"empty precision read from the form: {parsed.precision}")
+    return parsed
+
+
+def _parse_form(text: str, wanted: str | None, precision: str | None) -> PartialDate:
     if match := _FORMS["day"].match(text):
         day = _real_date(*map(int, match.groups()), text)
         if wanted in (None, "day"):
@@ -97,6 +120,10 @@ def parse_partial_date(text: str, precision: str | None = None) -> PartialDate:
         if wanted == "day_approx":
             delta = dt.timedelta(days=APPROX_DAY_TOLERANCE_DAYS)
             return PartialDate("day_approx", day - delta, day + delta)
+        if wanted == "quarter" and day.month in QUARTER_END_MONTHS \
+                and day == _month_end(day.year, day.month):
+            return PartialDate("quarter", dt.date(day.year, day.month - 2, 1), day,
+                               repair="a quarter named by its last day, read as that quarter")
         raise DateParseError(f"{text!r} is a day but precision says {precision!r}")
     if match := _FORMS["month"].match(text):
         year, month = map(int, match.groups())

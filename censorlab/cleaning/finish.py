@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 import pyarrow as pa
 
-from censorlab.cleaning.steps import assert_valid
+from censorlab.cleaning.steps import REPAIRS, assert_valid
 from censorlab.core.accounting import AccountingError, FileAccounting
 from censorlab.core.rejects import concat_rejects, rejects_table
 from censorlab.schema import TABLES, arrow_schema
@@ -103,10 +103,22 @@ def finish(
         rows_merged=len(split) - len(out),
         rows_out=len(out),
         rows_filtered=filtered,
-        repairs=list(raw.repairs),
+        repairs=[*raw.repairs, *_row_repairs(clean)],
     )
     return SourceResult(table=rows, rejects=all_rejects, accounting=accounting.check(),
                         facts=dict(facts or {}))
+
+
+def _row_repairs(clean: pd.DataFrame) -> list[str]:
+    """The cleaning steps' per-row repairs (``steps.note_repairs``), one line per kind."""
+    if REPAIRS not in clean.columns:
+        return []
+    lines: dict[str, set[int]] = {}
+    for notes, line in zip(clean[REPAIRS], clean["source_line"], strict=True):
+        for note in notes if isinstance(notes, tuple) else ():  # None, or NaN after a merge
+            lines.setdefault(note, set()).add(int(line))
+    return [f"{note} ({len(found)} row(s): line {', '.join(map(str, sorted(found)[:10]))}"
+            f"{', ...' if len(found) > 10 else ''})" for note, found in sorted(lines.items())]
 
 
 def _finish_arrow(raw, table: str, clean: pa.Table, rejects: list, out: pa.Table,

@@ -19,6 +19,7 @@ from censorlab.schema import TABLES, pandera_schema
 REASON = "_reject_reason"
 DETAIL = "_reject_detail"
 STAGE = "_reject_stage"
+REPAIRS = "_repairs"  # per row: the repairs a step made (a tuple of texts), for the manifest
 
 
 def start_marking(df: pd.DataFrame) -> pd.DataFrame:
@@ -164,6 +165,15 @@ def split_confidence(df: pd.DataFrame, column: str = "confidence") -> pd.DataFra
                         "confidence must start with high, medium or low: " + text)
 
 
+def note_repairs(df: pd.DataFrame, notes: pd.Series) -> pd.DataFrame:
+    """Add each row's repair text (None: none) to its ``_repairs``; ``finish`` counts them."""
+    current = df[REPAIRS] if REPAIRS in df.columns else pd.Series(None, index=df.index,
+                                                                    dtype=object)
+    merged = [(*(old if isinstance(old, tuple) else ()), new) if isinstance(new, str) else old
+              for old, new in zip(current, notes, strict=True)]  # a frame op may give NaN
+    return df.assign(**{REPAIRS: pd.Series(merged, index=df.index, dtype=object)})
+
+
 def split_list(value: str | None, separator: str = ";") -> list[str]:
     """Split a `;`-separated cell into trimmed, non-empty, de-duplicated items."""
     items: list[str] = []
@@ -186,15 +196,19 @@ def parse_dates(
 
     Rows whose date is not in a declared form, or whose precision contradicts the form, are
     rejected with `type-error`; an empty optional date, or one written `ongoing` or
-    `present`, stays null (for an end: ongoing as of the source).
+    `present`, stays null (for an end: ongoing as of the source). The two repairs of
+    ``cleaning.dates`` -- a quarter named by its last day, an empty precision read from the
+    date's form -- are noted per row (:func:`note_repairs`), and ``finish`` records them in the
+    manifest.
     """
-    parsed, errors = [], []
+    parsed, errors, repairs = [], [], []
     for text, precision in zip(df[date_column], df[precision_column], strict=True):
         if not required and isinstance(text, str) and text.strip().casefold() in ONGOING_MARKERS:
             text = None  # `ongoing`/`present`: no end recorded, the same as an empty cell
         if text is None:
             parsed.append(None)
             errors.append(None if not required else f"{date_column} is empty")
+            repairs.append(None)
             continue
         try:
             parsed.append(parse_partial_date(text, precision))
@@ -202,9 +216,11 @@ def parse_dates(
         except DateParseError as exc:
             parsed.append(None)
             errors.append(f"{date_column}/{precision_column}: {exc}")
+        repairs.append(f"{date_column}/{precision_column}: {parsed[-1].repair}"
+                       if parsed[-1] is not None and parsed[-1].repair else None)
     dates = pd.Series(parsed, index=df.index, dtype=object)
     error_series = pd.Series(errors, index=df.index, dtype=object)
-    out = df.assign(**{
+    out = note_repairs(df, pd.Series(repairs, index=df.index, dtype=object)).assign(**{
         date_column: pd.to_datetime(dates.map(lambda d: d.reported if d else None)),
         precision_column: dates.map(lambda d: d.precision if d else None),
         f"{prefix}earliest_date": pd.to_datetime(dates.map(lambda d: d.earliest if d else None)),

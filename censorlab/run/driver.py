@@ -18,6 +18,7 @@ stays published. Nothing half-written is ever published.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import logging
@@ -38,6 +39,7 @@ from censorlab.core.storage import TableWrite, atomic_write_text, write_table
 from censorlab.errors import (
     CensorlabError,
     ChecksumMismatchError,
+    NothingReadError,
     PartialRunError,
     RawFileError,
 )
@@ -168,6 +170,7 @@ def ingest(kind: str, paths: Iterable[str | Path], out_dir: str | Path, *,
 
     Raises:
         PartialRunError: Some files could not be read; the others were published.
+        NothingReadError: No file could be read; nothing was published.
         CensorlabError: Unknown kind or engine, or no input file found.
     """
     return run_ingest(kind, paths, out_dir, engine=engine, scheduler=scheduler,
@@ -195,6 +198,8 @@ def run_ingest(kind: str, paths: Iterable[str | Path], out_dir: str | Path, *,
     module = source.load()
     out_dir = Path(out_dir)
     files = discover_files(paths, module.FILE_SUFFIXES)
+    if hasattr(module, "group_inputs"):  # several files read as one input (a split dump)
+        files = module.group_inputs(files)
     context = context or build_context(Path(raw_dir or RAW_DIR))
     workers = workers or default_workers()
     with output_lock(out_dir, timeout=lock_timeout):
@@ -212,6 +217,8 @@ def run_ingest(kind: str, paths: Iterable[str | Path], out_dir: str | Path, *,
                     merged = _clean_files(source, files, context, runner)
                     write = _write_merged(merged, source, generation, None)
                     rejects = [merged.rejects]
+            if write.errors and len(write.errors) == len(files):
+                raise NothingReadError(write.errors)  # the generation is removed, unpublished
             manifest = _finish_generation(kind, generation, [source], context,
                                           {module.TABLE: write}, rejects, None)
             publish(out_dir, generation)
@@ -229,18 +236,24 @@ class _Merged:
     errors: list[RawFileError]
 
 
-def read_and_clean(module_name: str, path: str, name: str,
+def read_and_clean(module_name: str, path: str | tuple[str, ...], name: str,
                    context: Context) -> tuple[SourceResult | None, RawFileError | None, str]:
-    """Per-file task: read and clean one file; a file-level error is returned, never raised.
+    """Per-file task: read and clean one input; a file-level error is returned, never raised.
 
-    Module-level (and given the module by name) so a Dask worker can run it.
+    Module-level (and given the module by name) so a Dask worker can run it. An input is one
+    file, or a tuple of files a source reads as one (``group_inputs``: a split dump); the
+    checksum of a failed tuple is that of the files' bytes joined in order.
     """
     module = importlib.import_module(module_name)
+    parts = tuple(Path(p) for p in path) if isinstance(path, tuple | list) else Path(path)
     try:
-        raw = module.read(Path(path), context, name=name)
+        raw = module.read(parts, context, name=name)
     except RawFileError as exc:
         logger.error("%s", exc)
-        return None, exc, file_sha256(Path(path))
+        if isinstance(parts, tuple):
+            joined = hashlib.sha256(b"".join(p.read_bytes() for p in parts))
+            return None, exc, "sha256:" + joined.hexdigest()
+        return None, exc, file_sha256(parts)
     result = module.clean(raw, context)
     return result, None, result.accounting.sha256
 
@@ -249,7 +262,8 @@ def _clean_files(source: Source, files: Sequence[tuple[Path, str]], context: Con
                  runner: Runner, verified: dict[str, str] | None = None) -> _Merged:
     """Read and clean every file of one source on the engine; merge the results."""
     module = source.load()
-    outcomes = runner.map(read_and_clean, [(source.module, str(p), n, context)
+    outcomes = runner.map(read_and_clean, [(source.module, tuple(map(str, p)) if
+                                            isinstance(p, tuple) else str(p), n, context)
                                            for p, n in files])
     results, inputs, errors = [], [], []
     for (path, name), (result, error, sha) in zip(files, outcomes, strict=True):

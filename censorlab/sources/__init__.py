@@ -9,6 +9,7 @@ A source is a module (or, for OONI, a subpackage) honouring docs/contract.md::
     RAW_FILES             curated sources: the file(s) in the raw directory
     FILE_SUFFIXES         downloaded formats: the file names an ingest picks up
     DEDUP_KEY             optional: columns that identify one record seen in two files
+    group_inputs(files)   optional: files read as one input (a split registry dump)
     write(...)            optional: a table written in stages instead of by the driver (OONI)
 
 The CLI reads its ``ingest`` kinds and their help from ``SOURCES``; the curated build runs the
@@ -58,9 +59,11 @@ SOURCES: tuple[Source, ...] = (
     Source("ooni", "censorlab.sources.ooni", False, "OONI raw measurements (JSONL, JSONL.gz)"),
     Source("ooni-aggregate", "censorlab.sources.ooni_aggregate", False,
            "OONI aggregation API counts (CSV)"),
-    Source("stop", "censorlab.sources.stop", False, "Access Now #KeepItOn STOP CSV export"),
+    Source("stop", "censorlab.sources.stop", False,
+           "Access Now #KeepItOn STOP workbook (XLSX) or CSV export"),
     Source("gdelt", "censorlab.sources.gdelt", False, "GDELT 1.0/2.0 event exports"),
-    Source("rkn", "censorlab.sources.rkn", False, "Roskomnadzor registry dump (windows-1251)"),
+    Source("rkn", "censorlab.sources.rkn", False,
+           "Roskomnadzor registry dump (windows-1251; dump.csv or split dump-NN.csv parts)"),
 )
 REFERENCE_FILES = ("country_aliases.csv", "services.csv")  # read by every run's context
 

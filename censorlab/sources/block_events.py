@@ -323,7 +323,7 @@ def clean(raw: RawFile, context: Context) -> SourceResult:
         rows.pipe(start_marking)
         .pipe(strip_cells, _text_columns(rows))
         .pipe(require_cells, ["event_id", "service", "blocking_country", "start_date",
-                              "start_precision", "scope", "decision_id"])
+                              "scope", "decision_id"])
         .pipe(_reject_bad_vocabulary)
         .pipe(_resolve_blocking_country, context)
         .pipe(parse_dates, "start_date", "start_precision", "start_")

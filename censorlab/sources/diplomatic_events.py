@@ -120,8 +120,8 @@ def clean(raw: RawFile, context: Context) -> SourceResult:
     marked = (
         raw.rows.pipe(start_marking)
         .pipe(strip_cells, list(REQUIRED_COLUMNS))
-        .pipe(require_cells, ["date", "date_precision", "country_a", "country_b", "kind",
-                              "title", "compiled_by"])
+        .pipe(require_cells, ["date", "country_a", "country_b", "kind", "title",
+                              "compiled_by"])
         .pipe(_reject_bad_vocabulary)
         .pipe(_resolve_countries, context)
         .pipe(parse_dates, "date", "date_precision", "")

@@ -1,10 +1,25 @@
 """GDELT event exports: machine-coded news events, kept when they are diplomatic and bilateral.
 
 Published by the GDELT Project (data.gdeltproject.org): GDELT 2.0 writes a `….export.CSV.zip`
-every 15 minutes, GDELT 1.0 daily `YYYYMMDD.export.CSV.zip` files. Layout (docs FORMATS.md
-s. 4): tab-separated, no header, no quoting (`QUOTE_NONE`: a `"` is an ordinary character), one
-event per line; 61 columns in GDELT 2.0, 58 in GDELT 1.0 (no `*Geo_ADM2Code` columns). The
-column count is checked per line, so mixed inputs work; a line of any other width is a reject.
+every 15 minutes (since 2015-02), GDELT 1.0 daily `YYYYMMDD.export.CSV.zip` files (since
+2013-04) and, for 1979 to 2013-03, historical backfiles (`YYYY.zip` yearly to 2005,
+`YYYYMM.zip` monthly from 2006). Layout (docs FORMATS.md s. 4, and real lines of all three):
+tab-separated, no header, no quoting (`QUOTE_NONE`: a `"` is an ordinary character), one
+event per line, in one of three column lists, told apart by the line's width:
+
+* `COLUMNS_V2`, **61** columns (GDELT 2.0): the 58 below plus `Actor1Geo_ADM2Code`,
+  `Actor2Geo_ADM2Code` and `ActionGeo_ADM2Code` after each geo block's `ADM1Code`;
+  `DATEADDED` is `YYYYMMDDHHMMSS`.
+* `COLUMNS_V1`, **58** columns (GDELT 1.0 daily files): `GLOBALEVENTID`, the four date
+  columns, 2 x 10 actor columns, 10 event columns, 3 x 7 geo columns (`Type`, `FullName`,
+  `CountryCode`, `ADM1Code`, `Lat`, `Long`, `FeatureID`), `DATEADDED` (`YYYYMMDD`), `SOURCEURL`.
+* `COLUMNS_V1_BACKFILE`, **57** columns (GDELT 1.0 historical backfiles): the 58 without
+  `SOURCEURL` -- `DATEADDED` (the day of the backfile load, e.g. `20130203`) is the last. A
+  backfile cites no article, so its events rest on GDELT's file list
+  (`BACKFILE_SOURCE_URL`, the page the backfiles are downloaded from) and say so in `notes`.
+
+The width is checked per line, so mixed inputs work; each file's manifest entry records how
+many lines were read with a 1.0 layout; a line of any other width is a reject.
 `.CSV`, `.CSV.gz` and single-member `.zip` files are read.
 
 Codes: `Actor*CountryCode` are CAMEO country codes (ISO alpha-3 for states; regional codes such
@@ -75,7 +90,17 @@ COLUMNS_V2 = (
     "DATEADDED", "SOURCEURL",
 )
 COLUMNS_V1 = tuple(c for c in COLUMNS_V2 if not c.endswith("Geo_ADM2Code"))
-assert len(COLUMNS_V2) == 61 and len(COLUMNS_V1) == 58
+COLUMNS_V1_BACKFILE = COLUMNS_V1[:-1]  # no SOURCEURL
+assert (len(COLUMNS_V2), len(COLUMNS_V1), len(COLUMNS_V1_BACKFILE)) == (61, 58, 57)
+#: Lines of another width than 61 read with a GDELT 1.0 layout: width -> (columns, repair).
+V1_LAYOUTS = {
+    len(COLUMNS_V1): (COLUMNS_V1, "GDELT 1.0 lines (58 columns) read with the 1.0 layout"),
+    len(COLUMNS_V1_BACKFILE): (COLUMNS_V1_BACKFILE, "GDELT 1.0 backfile lines (57 columns, no "
+                                                    "SOURCEURL) read with the backfile layout"),
+}
+BACKFILE_SOURCE_URL = "http://data.gdeltproject.org/events/index.html"
+BACKFILE_NOTE = ("GDELT 1.0 historical backfile event: the backfile cites no article; "
+                 "source_urls is GDELT's file list")
 
 #: CAMEO event codes kept, with their CAMEO label and the diplomatic_events kind they map to.
 #: 04x consultations are negotiations except 041 (a call), 042/043 (visits) and 044 (a meeting
@@ -129,21 +154,27 @@ def _read_zip(path: Path, name: str) -> RawFile:
 
 
 def _accept_v1_lines(raw: RawFile) -> RawFile:
-    """Turn 58-cell lines (GDELT 1.0 layout) back from `missing-cell` rejects into rows."""
-    cells = raw.rejects["raw_text"].fillna("").str.split("\t")
-    is_v1 = (raw.rejects["reason_code"] == "missing-cell") & (cells.map(len) == len(COLUMNS_V1))
-    if not is_v1.any():
-        return raw
-    v1 = pd.DataFrame([dict(zip(COLUMNS_V1, c, strict=True)) for c in cells[is_v1]],
-                      columns=list(COLUMNS_V2), dtype=object)
-    v1 = v1.assign(source_file=raw.name,
-                   source_line=raw.rejects.loc[is_v1, "source_line"].astype("int64").to_numpy(),
-                   raw_text=raw.rejects.loc[is_v1, "raw_text"].to_numpy())
-    rows = pd.concat([raw.rows, v1], ignore_index=True).sort_values("source_line")
-    return dataclasses.replace(raw, rows=rows.reset_index(drop=True),
-                               rejects=raw.rejects[~is_v1].reset_index(drop=True),
-                               repairs=[*raw.repairs, f"{int(is_v1.sum())} GDELT 1.0 lines "
-                                        "(58 columns) read with the 1.0 layout"])
+    """Turn 58- and 57-cell lines (GDELT 1.0 layouts) back from `missing-cell` rejects into rows.
+
+    Every row gets ``_width``, its layout's column count (61, 58 or 57), for the cleaning.
+    """
+    rows, rejects, repairs = [raw.rows.assign(_width=len(COLUMNS_V2))], raw.rejects, []
+    for width, (columns, repair) in V1_LAYOUTS.items():
+        cells = rejects["raw_text"].fillna("").str.split("\t")
+        hit = (rejects["reason_code"] == "missing-cell") & (cells.map(len) == width)
+        if not hit.any():
+            continue
+        found = pd.DataFrame([dict(zip(columns, c, strict=True)) for c in cells[hit]],
+                             columns=list(COLUMNS_V2), dtype=object)
+        rows.append(found.assign(
+            source_file=raw.name, _width=width,
+            source_line=rejects.loc[hit, "source_line"].astype("int64").to_numpy(),
+            raw_text=rejects.loc[hit, "raw_text"].to_numpy()))
+        rejects = rejects[~hit].reset_index(drop=True)
+        repairs.append(f"{int(hit.sum())} {repair}")
+    joined = pd.concat(rows, ignore_index=True).sort_values("source_line")
+    return dataclasses.replace(raw, rows=joined.reset_index(drop=True), rejects=rejects,
+                               repairs=[*raw.repairs, *repairs])
 
 
 def read(path: Path, context: Context | None = None, name: str | None = None) -> RawFile:
@@ -200,13 +231,17 @@ def _shape_events(df: pd.DataFrame) -> pd.DataFrame:
     labels = df["EventCode"].map(lambda c: DIPLOMATIC_CAMEO[c][0])
     names = (df["Actor1Name"].fillna(df["Actor1CountryCode"]) + " -> "
              + df["Actor2Name"].fillna(df["Actor2CountryCode"]))
-    url = df["SOURCEURL"].fillna("")
+    backfile = df["_width"] == len(COLUMNS_V1_BACKFILE)
+    url = df["SOURCEURL"].fillna("").where(~backfile, BACKFILE_SOURCE_URL)
+    notes = df["EventCode"].map(APPROXIMATE_KINDS)
+    notes = notes.where(~backfile, notes.map(lambda n: f"{n}; {BACKFILE_NOTE}"
+                                             if isinstance(n, str) else BACKFILE_NOTE))
     return df.assign(
         event_id="GDELT-" + df["GLOBALEVENTID"],
         cameo_code=df["EventCode"],
         kind=df["EventCode"].map(lambda c: DIPLOMATIC_CAMEO[c][1]),
         title=labels + ": " + names,
-        notes=df["EventCode"].map(APPROXIMATE_KINDS),
+        notes=notes,
         related_block_event_ids=None,
         confidence="low",
         confidence_note=CONFIDENCE_NOTE,

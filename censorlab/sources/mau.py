@@ -155,8 +155,7 @@ def clean(raw: RawFile, context: Context) -> SourceResult:
     marked = (
         raw.rows.pipe(start_marking)
         .pipe(strip_cells, list(REQUIRED_COLUMNS))
-        .pipe(require_cells, ["service", "period_end", "period_precision", "scope",
-                              "metric_kind"])
+        .pipe(require_cells, ["service", "period_end", "scope", "metric_kind"])
         .pipe(_resolve_service, context)
         .pipe(_resolve_geo, context)
         .pipe(parse_dates, "period_end", "period_precision", "period_")

@@ -4,7 +4,9 @@ Who publishes it: the Open Observatory of Network Interference (OONI). Volunteer
 every measurement is published as JSON, one per line, in gzip-compressed JSONL files of the
 public S3 bucket ``ooni-data-eu-fra``, laid out as
 ``raw/<YYYYMMDD>/<HH>/<CC>/<testname>/<...>.jsonl.gz`` (``censorlab fetch ooni`` downloads
-from the API into plain per-day files of the same JSONL format).
+from the API into plain per-day files of the same JSONL format). A single measurement saved as
+a ``.json`` file -- pretty-printed, compact, or the API's ``measurement_meta`` response with
+its ``raw_measurement`` body and OONI's ``measurement_uid`` -- is read too (``parse.py``).
 
 Layout of one line (trimmed)::
 
@@ -20,7 +22,7 @@ The subpackage, in the order a line goes through it:
 * ``cleaning``: raw columns -> rows or rejects (withheld probes, impossible times, uids,
   services);
 * ``verdicts``: what the test keys say, one rule per test -- the file a reviewer reads;
-* ``reliability``: data known to be unreliable, whatever its keys say;
+* ``reliability``: OONI's dated rules for data known to be unreliable, whatever its keys say;
 * ``spool``: stage 1, per raw file: parse, clean and spool rows by (test, UTC day);
 * ``dataset``: stage 2, per (test, month): dedup, sort, write partitions, the ordered hash;
 * ``writer``: both stages on the run's engine, the rejects merged, each file's proof;

@@ -9,7 +9,8 @@ Known quirks (each handled, none silently):
 * Timestamps are UTC strings ``YYYY-MM-DD HH:MM:SS`` without a zone; the date always comes from
   ``measurement_start_time``, never from the file path. Impossible dates (``2017-02-30``) and
   years outside 1970-2099 are ``type-error`` -- not rolled over as Arrow's parser would do.
-* ``measurement_uid`` is OONI's own when the line has one; otherwise it is
+* ``measurement_uid`` is OONI's own when the line has one (or, for an API response, when the
+  response gives it: ``parse.read_document``); otherwise it is
   ``"h" + sha256(report_id + "|" + (input or "") + "|" + measurement_start_time)[:31]`` (hex),
   deterministic across machines and runs.
 * ``service_id`` comes from the test (telegram -> telegram), for web_connectivity from the input

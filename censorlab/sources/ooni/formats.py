@@ -15,7 +15,7 @@ from censorlab.cleaning import spool_schema
 
 TABLE = "ooni_measurements"
 DATASET = "ooni"  # the `dataset` of every reject and accounting entry
-FILE_SUFFIXES = (".jsonl", ".jsonl.gz", ".json.gz")
+FILE_SUFFIXES = (".jsonl", ".jsonl.gz", ".json.gz", ".json")  # .json: see parse.py
 
 TESTS = ("whatsapp", "telegram", "facebook_messenger", "signal", "web_connectivity")
 SERVICE_BY_TEST = {
@@ -34,11 +34,14 @@ TK_BOOL_KEYS = ("telegram_tcp_blocking", "telegram_http_blocking", "facebook_tcp
                 "accessible")
 TK_STRING_KEYS = ("telegram_web_status", "whatsapp_endpoints_status",
                   "registration_server_status", "whatsapp_web_status", "signal_backend_status",
-                  "blocking")
+                  "blocking", "whatsapp_web_failure")
 TEST_KEYS_TYPE = pa.struct([pa.field(k, pa.bool_()) for k in TK_BOOL_KEYS]
                            + [pa.field(k, pa.string()) for k in TK_STRING_KEYS])
+ANNOTATION_KEYS = ("engine_version",)  # read by a reliability rule (reliability.py)
+ANNOTATIONS_TYPE = pa.struct([pa.field(k, pa.string()) for k in ANNOTATION_KEYS])
 RAW_SCHEMA = pa.schema([pa.field(k, pa.string()) for k in TOP_STRING_KEYS]
-                       + [pa.field("test_keys", TEST_KEYS_TYPE)])
+                       + [pa.field("test_keys", TEST_KEYS_TYPE),
+                          pa.field("annotations", ANNOTATIONS_TYPE)])
 
 PARTITION_COLUMNS = ("test_name", "measurement_month")
 SPOOL_SCHEMA = spool_schema(TABLE)  # the table's columns and types from schema.py

@@ -28,6 +28,8 @@ import pyarrow.json as pj
 from censorlab.reading.lineblocks import BLOCK_BYTES, batched, find_newlines, iter_indexed_blocks
 from censorlab.reference import Context
 from censorlab.sources.ooni.formats import (
+    ANNOTATION_KEYS,
+    ANNOTATIONS_TYPE,
     DATASET,
     RAW_SCHEMA,
     TEST_KEYS_TYPE,
@@ -323,18 +325,22 @@ def _as_str(value, key: str):
     raise _LineReject("type-error", f"{key} is {value!r}, expected a string or null")
 
 
-def _extract(obj) -> tuple[list, dict | None]:
+def _extract(obj) -> tuple[list, dict | None, dict | None]:
     if not isinstance(obj, dict):
         raise _LineReject("invalid-json", f"line is JSON {type(obj).__name__}, not an object")
     top = [_as_str(obj.get(k), k) for k in TOP_STRING_KEYS]
+    notes = obj.get("annotations")
+    annotations = ({k: v if isinstance(v := notes.get(k), str) else None  # metadata: never
+                    for k in ANNOTATION_KEYS}  # a reason to reject a measurement
+                   if isinstance(notes, dict) else None)
     keys = obj.get("test_keys")
     if keys is None:
-        return top, None
+        return top, None, annotations
     if not isinstance(keys, dict):
         raise _LineReject("type-error", f"test_keys is {type(keys).__name__}, not an object")
     tk = {k: _as_bool(keys.get(k), k) for k in TK_BOOL_KEYS}
     tk.update({k: _as_str(keys.get(k), k) for k in TK_STRING_KEYS})
-    return top, tk
+    return top, tk, annotations
 
 
 def _is_truncated(exc: json.JSONDecodeError, text: str, last_unterminated: bool) -> bool:
@@ -348,6 +354,7 @@ def _parse_block_python(body: bytes, first_line: int, ends_with_newline: bool,
     lines = body.split(b"\n")
     columns: list[list] = [[] for _ in TOP_STRING_KEYS]
     test_keys: list = []
+    annotations: list = []
     source_lines: list[int] = []
     rejects: list[dict] = []
     rows_read = 0
@@ -368,7 +375,7 @@ def _parse_block_python(body: bytes, first_line: int, ends_with_newline: bool,
                 truncated = _is_truncated(exc, text, i == last and not ends_with_newline)
                 raise _LineReject("truncated-line" if truncated else "invalid-json",
                                   f"{exc.msg} at column {exc.colno}") from exc
-            top, tk = _extract(obj)
+            top, tk, notes = _extract(obj)
         except _LineReject as rej:
             rejects.append(reject_record(source_file, number, "read", rej.reason, rej.detail,
                                    raw.decode("utf-8", errors="replace")))
@@ -376,17 +383,129 @@ def _parse_block_python(body: bytes, first_line: int, ends_with_newline: bool,
         for column, value in zip(columns, top, strict=True):
             column.append(value)
         test_keys.append(tk)
+        annotations.append(notes)
         source_lines.append(number)
     arrays = [pa.array(c, pa.string()) for c in columns]
     arrays.append(pa.array(test_keys, TEST_KEYS_TYPE))
+    arrays.append(pa.array(annotations, ANNOTATIONS_TYPE))
     arrays.append(pa.array(source_lines, pa.int64()))
     table = pa.Table.from_arrays(arrays, names=[*RAW_SCHEMA.names, "source_line"])
     return RawBlock(table, rejects, body, first_line, rows_read, fast=False)
 
 
+# --- single-object .json files: a measurement, or an API measurement_meta response ----------
+
+DOCUMENT_SUFFIX = ".json"
+MAX_DOCUMENT_BYTES = 64 << 20  # larger `.json` files are read as JSONL: no measurement is this big
+
+
+def _json_error(exc: Exception) -> str:
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{exc.msg} at line {exc.lineno} column {exc.colno}"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8: {exc.reason}"
+    return "nested too deeply"  # RecursionError: a hostile document, never a measurement
+
+
+def _compact_line(obj) -> bytes:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+
+
+def _document_reject(source_file: str, reason: str, detail: str, text: str) -> RawBlock:
+    """A document that holds no measurement: one reject for the whole file (line 1)."""
+    return RawBlock(_empty_raw(), [reject_record(source_file, 1, "read", reason, detail, text)],
+                    text.encode("utf-8"), 1, 1, fast=False)
+
+
+def _measurement_of(obj: dict, source_file: str, text: str) -> bytes | RawBlock:
+    """The measurement a document holds, as one JSONL line (or the reject saying why not)."""
+    if "raw_measurement" in obj:  # GET /api/v1/measurement_meta?...&full=true
+        body = obj["raw_measurement"]
+        if isinstance(body, str) and body.strip():
+            try:
+                body = json.loads(body)
+            except (json.JSONDecodeError, RecursionError) as exc:
+                return _document_reject(source_file, "invalid-json", "raw_measurement is not "
+                                        f"JSON: {_json_error(exc)}", text)
+        if not isinstance(body, dict) or not body:
+            return _document_reject(source_file, "missing-cell", "measurement_meta response "
+                                    "with an empty raw_measurement (the API knows no "
+                                    "measurement with this uid)", text)
+        uid = obj.get("measurement_uid")
+        if isinstance(uid, str) and uid and not body.get("measurement_uid"):
+            body = {**body, "measurement_uid": uid}  # OONI's own id, from the API
+        return _compact_line(body)
+    if "measurement_uid" in obj and "test_keys" not in obj and "scores" in obj:
+        return _document_reject(source_file, "missing-cell", "measurement_meta response "
+                                "without raw_measurement: ask the API with full=true", text)
+    return _compact_line(obj)
+
+
+def read_document(path: Path, source_file: str) -> tuple | RawBlock | None:
+    """Read a `.json` file holding ONE JSON object; None when it is JSONL (or too big).
+
+    OONI's API and test data give single measurements as `.json` files: pretty-printed (one
+    object over hundreds of lines), compact without a final newline, or wrapped in a
+    ``measurement_meta`` response whose ``raw_measurement`` is the raw line as a string and
+    whose ``measurement_uid`` is OONI's id (the raw line often has none). Such a file is one
+    measurement at line 1, re-serialised as one compact line (its raw text in rejects) with the
+    response's uid added when the line lacks one. A file is a document when it parses as one
+    JSON object, or when it starts with a line holding only ``{`` (a pretty-printed object,
+    which is never a JSONL line): then an unparsable file is one ``invalid-json`` reject, not
+    one per line. Anything else -- several objects, one per line -- is JSONL.
+
+    Returns:
+        ``(1, line, True, None)`` ready for :func:`parse_block`, a RawBlock holding the one
+        reject of a document without a measurement, or None (read the file as JSONL).
+    """
+    if not path.name.endswith(DOCUMENT_SUFFIX) or path.stat().st_size > MAX_DOCUMENT_BYTES:
+        return None
+    data = path.read_bytes()
+    first = data.lstrip().split(b"\n", 1)[0].strip()
+    text = data.decode("utf-8", errors="replace")
+    try:
+        obj = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        if first != b"{":
+            return None  # JSONL: several lines, or one broken line for the line reader
+        return _document_reject(source_file, "invalid-json", "the file is one pretty-printed "
+                                f"JSON object that does not parse: {_json_error(exc)}", text)
+    if not isinstance(obj, dict):
+        return None  # the line reader rejects a line that is not an object
+    found = _measurement_of(obj, source_file, text)
+    return found if isinstance(found, RawBlock) else (1, found, True, None)
+
+
+def iter_file_blocks(path: Path, source_file: str, block_bytes: int = BLOCK_BYTES,
+                     digest=None, buffers=None) -> Iterator[tuple | RawBlock]:
+    """The blocks of a raw file: of a JSONL file, or of a single-object `.json` document.
+
+    Yields what :func:`parse_item` takes: ``(first_line, block, ends_with_newline,
+    newline_offsets)`` tuples, or a finished RawBlock (a document without a measurement).
+    ``digest`` receives the file's stored bytes either way.
+    """
+    document = read_document(path, source_file)
+    if document is None:
+        yield from iter_indexed_blocks(path, block_bytes, digest, buffers)
+        return
+    if digest is not None:
+        digest.update(path.read_bytes())
+    yield document
+
+
+def parse_item(item: tuple | RawBlock, source_file: str, hint: ParseHint) -> RawBlock:
+    """Parse one item of :func:`iter_file_blocks` (a finished RawBlock passes through)."""
+    if isinstance(item, RawBlock):
+        return item
+    first, block, newline, offsets = item
+    return parse_block(first, block, newline, source_file, offsets, hint)
+
+
 def read(path: str | Path, context: Context | None = None, name: str | None = None,
          block_bytes: int = BLOCK_BYTES) -> Iterator[RawBlocks]:
-    """Parse a raw OONI JSONL(.gz) file batch by batch (strings in, no judgement).
+    """Parse a raw OONI JSONL(.gz) file (or one `.json` measurement) batch by batch.
+
+    Strings in, no judgement.
 
     This is the source contract's reader, one thread, in file order; the ingest runs the same
     :func:`parse_block` on several threads (``spool.spool_file``).
@@ -406,9 +525,8 @@ def read(path: str | Path, context: Context | None = None, name: str | None = No
     path = Path(path)
     name = name or path.name
     hint = ParseHint()
-    for batch in batched(iter_indexed_blocks(path, block_bytes), CLEAN_BATCH_BLOCKS):
-        yield RawBlocks([parse_block(first, block, newline, name, offsets, hint)
-                         for first, block, newline, offsets in batch], name=name)
+    for batch in batched(iter_file_blocks(path, name, block_bytes), CLEAN_BATCH_BLOCKS):
+        yield RawBlocks([parse_item(item, name, hint) for item in batch], name=name)
 
 
 def reject_record(source_file, line, stage, reason, detail, raw_text) -> dict:

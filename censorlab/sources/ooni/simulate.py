@@ -2,7 +2,10 @@
 
 Everything this module writes is SYNTHETIC: every record carries
 ``software_name="censorlab-simulator"`` and ``annotations.synthetic = "true"`` so that no
-simulated row can be mistaken for a real OONI measurement once it sits next to real data.
+simulated row can be mistaken for a real OONI measurement once it sits next to real data. Test
+and engine versions are those a probe of the day ran (``annotations.engine_version`` from
+3.17.2 on after 2023-05-02), so OONI's reliability rules leave simulated data alone unless a
+scenario sets an old ``test_version`` on purpose.
 
 The records follow the OONI base data format (``ooni/spec`` ``df-000-base.md``) and the
 ``test_keys`` of the five tests censorlab reads (``ts-018`` whatsapp, ``ts-019``
@@ -216,7 +219,7 @@ def _make_record(
         "annotations": {
             "architecture": "amd64",
             "engine_name": "censorlab-simulator",
-            "engine_version": SOFTWARE_VERSION,
+            "engine_version": _engine_version(day),
             "platform": "linux",
             "synthetic": "true",
         },
@@ -247,9 +250,15 @@ def _make_record(
 def _default_version(test: str, day: date) -> str:
     if test == "telegram":
         return "0.3.0" if day >= date(2022, 12, 7) else "0.2.0"
-    if test == "signal":
-        return "0.2.2" if day > date(2022, 10, 19) else "0.2.0"
+    if test == "signal":  # the fixed version of the day, so OONI's rules (reliability.py) pass
+        return ("0.2.0" if day < date(2022, 10, 19) else "0.2.2" if day < date(2023, 11, 7)
+                else "0.2.5")
     return {"whatsapp": "0.9.0", "facebook_messenger": "0.4.0", "web_connectivity": "0.4.1"}[test]
+
+
+def _engine_version(day: date) -> str:
+    """A probe-engine version of the day: none older than 3.17.2 after 2023-05-02 (backend#679)."""
+    return "3.16.5" if day < date(2023, 5, 2) else "3.19.0" if day < date(2024, 3, 1) else "3.21.0"
 
 
 def _failure(o: _Outcome) -> str:

@@ -30,14 +30,19 @@ from censorlab.reading.lineblocks import (
     BLOCK_BYTES,
     BlockBuffers,
     batched,
-    iter_indexed_blocks,
     map_in_order,
     prefetch,
 )
 from censorlab.reference import Context
 from censorlab.sources.ooni.cleaning import clean
 from censorlab.sources.ooni.formats import DATASET, SPOOL_SCHEMA, TESTS
-from censorlab.sources.ooni.parse import CLEAN_BATCH_BLOCKS, ParseHint, RawBlocks, parse_block
+from censorlab.sources.ooni.parse import (
+    CLEAN_BATCH_BLOCKS,
+    ParseHint,
+    RawBlocks,
+    iter_file_blocks,
+    parse_item,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -160,16 +165,16 @@ def spool_file(path: str, source_file: str, spool_dir: str, file_key: str, conte
     summary = {"source_file": source_file, "file_key": file_key, "error": None}
     digest = hashlib.sha256()
 
-    def process(batch: list[tuple]) -> tuple[RawBlocks, SourceResult, list]:
-        raw = RawBlocks([parse_block(first, block, newline, source_file, offsets, hint)
-                         for first, block, newline, offsets in batch], name=source_file)
+    def process(batch: list) -> tuple[RawBlocks, SourceResult, list]:
+        raw = RawBlocks([parse_item(item, source_file, hint) for item in batch],
+                        name=source_file)
         result = clean(raw, context)
         return raw, result, list(_split_by_day(result.table))
 
     # blocks alive at once: batches in flight and being gathered, prefetched, being read
     buffers = BlockBuffers(block_bytes, keep=CLEAN_BATCH_BLOCKS * (threads + 2) + threads + 2)
-    blocks = prefetch(iter_indexed_blocks(path_obj, block_bytes, digest, buffers),
-                       depth=threads + 1)
+    blocks = prefetch(iter_file_blocks(path_obj, source_file, block_bytes, digest, buffers),
+                      depth=threads + 1)
     try:
         batches = batched(blocks, CLEAN_BATCH_BLOCKS)
         for raw, result, parts in map_in_order(process, batches, threads):

@@ -3,8 +3,10 @@
 Each rule reads the ``test_keys`` its test's spec defines and gives ``verdict`` (``ok``,
 ``blocked`` or ``failure``) and ``verdict_rule`` (which keys decided, e.g.
 ``telegram:tcp_blocking+web_status``). ``failure`` means the measurement cannot say, never "not
-blocked". Data the spec says cannot be trusted is overridden afterwards by the reliability
-rules in ``reliability.py`` beside this file (verdict ``failure``, the rule naming why).
+blocked". Data OONI's own pipeline knows to be wrong (test and engine versions, a server
+change) is overridden afterwards by the dated reliability rules in ``reliability.py`` beside
+this file (mostly verdict ``failure``; ``verdict_rule`` then names the rule, e.g.
+``reliability:signal-engine-lt-3.17.2``).
 
 * whatsapp (ts-018, spec 2020-07-09-001): ``blocked`` if any of ``whatsapp_endpoints_status``,
   ``registration_server_status``, ``whatsapp_web_status`` is ``"blocked"`` (the rule lists
