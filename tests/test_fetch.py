@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 
 import censorlab
+from censorlab.core.http import Limits
 from censorlab.sources.ooni import fetch
 
+FAST = Limits(backoff=0)
 SPEC = Path(__file__).parent / "fixtures" / "ooni" / "spec_examples.jsonl"
 
 
@@ -83,7 +85,7 @@ def _lines(path):
 
 def test_fetch_pages_days_and_resumes(server, tmp_path):
     paths = fetch.fetch_ooni("it", "telegram", "2022-12-07", "2022-12-09", tmp_path,
-                             base_url=server, page_size=2, backoff=0)
+                             base_url=server, page_size=2, limits=FAST)
     assert [p.name for p in paths] == ["20221207.jsonl.gz", "20221208.jsonl.gz",
                                        "20221209.jsonl.gz"]
     day1 = _lines(paths[0])
@@ -102,7 +104,7 @@ def test_fetch_pages_days_and_resumes(server, tmp_path):
 def test_transient_errors_are_retried(server, tmp_path):
     FakeApi.fail_first = {"/api/v1/measurements", "/api/v1/raw_measurement"}
     paths = fetch.fetch_ooni("IT", "telegram", "2022-12-08", "2022-12-08", tmp_path,
-                             base_url=server, backoff=0)
+                             base_url=server, limits=FAST)
     assert len(_lines(paths[0])) == 1
     assert sum(r.startswith("/api/v1/measurements") for r in FakeApi.requests) == 2
 
@@ -119,7 +121,7 @@ def test_persistent_errors_stop_without_partial_files(server, tmp_path, monkeypa
     monkeypatch.setattr(FakeApi, "do_GET", always_503)
     with pytest.raises(fetch.FetchError, match="HTTP 503"):
         fetch.fetch_ooni("IT", "telegram", "2022-12-08", "2022-12-08", tmp_path,
-                         base_url=server, retries=2, backoff=0)
+                         base_url=server, limits=Limits(retries=2, backoff=0))
     assert sum(r.startswith("/api/v1/raw_measurement") for r in FakeApi.requests) == 3
     assert list((tmp_path / "IT" / "telegram").iterdir()) == []
 
