@@ -95,25 +95,27 @@ class _Watchdog:
         self.seconds = seconds
         self.expired = threading.Event()
         self._lock = threading.Lock()
-        self._connection: http.client.HTTPConnection | None = None
+        self._sock: socket.socket | None = None
         self._timer = threading.Timer(seconds, self._expire)
         self._timer.daemon = True
         self._timer.start()
 
-    def watch(self, connection: http.client.HTTPConnection) -> None:
-        """Make ``connection`` the one to cut (each redirect opens a new one)."""
+    def watch(self, sock: socket.socket) -> None:
+        """Make ``sock`` the one to cut (each redirect opens a new one).
+
+        The socket, not the connection: ``http.client`` drops the connection's reference to it
+        once a response that closes the connection has begun, and the body is read after.
+        """
         with self._lock:
-            self._connection = connection
+            self._sock = sock
+            if self.expired.is_set():
+                _shut(sock)
 
     def _expire(self) -> None:
         with self._lock:
             self.expired.set()
-            sock = self._connection.sock if self._connection else None
-        if sock is not None:
-            try:  # the plain-socket shutdown also cuts TLS without touching the SSL object
-                socket.socket.shutdown(sock, socket.SHUT_RDWR)
-            except OSError:
-                pass
+            if self._sock is not None:
+                _shut(self._sock)
 
     def explain(self, problem: str) -> str:
         """Say the deadline passed when it did (the cut shows up as an EOF or socket error)."""
@@ -124,6 +126,14 @@ class _Watchdog:
     def cancel(self) -> None:
         """Stop the timer once the attempt is over."""
         self._timer.cancel()
+
+
+def _shut(sock: socket.socket) -> None:
+    """Shut a socket from another thread, so that a blocked read returns at once."""
+    try:  # the plain-socket shutdown also cuts TLS without touching the SSL object
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except OSError:
+        pass
 
 
 def origin(url: str) -> tuple[str, str, int | None]:
@@ -151,7 +161,6 @@ def _connect(url: str, limits: Limits, watchdog: _Watchdog) -> http.client.HTTPC
         connection = kind(parts.netloc, timeout=limits.connect_timeout)
     except ValueError as exc:  # http.client.InvalidURL: a bad port
         raise _Refused(_describe(exc)) from exc
-    watchdog.watch(connection)
     try:
         connection.connect()
     except ssl.SSLCertVerificationError as exc:
@@ -159,6 +168,7 @@ def _connect(url: str, limits: Limits, watchdog: _Watchdog) -> http.client.HTTPC
     except OSError as exc:
         raise _Transient(watchdog.explain(f"cannot connect: {_describe(exc)}")) from exc
     connection.sock.settimeout(limits.read_timeout)
+    watchdog.watch(connection.sock)
     return connection
 
 
