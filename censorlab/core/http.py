@@ -7,13 +7,14 @@ connection is cut. Here (stdlib ``http.client``, no new dependency):
 
 * ``connect_timeout`` bounds the TCP (and TLS) connect, ``read_timeout`` each socket read, and
   ``deadline`` the whole attempt (connect, redirects, headers, body): a watchdog shuts the
-  socket when it passes, so a slow-loris server is cut off after ``deadline`` seconds.
+  socket when it passes, so a slow-loris server is cut off after ``deadline`` seconds. A
+  passed deadline is final, not retried (the server would trickle again).
 * ``max_bytes`` caps the body: a larger Content-Length is refused before reading, a body that
   grows past it is cut. :func:`download` streams to ``.<name>.part`` beside the target, then
   fsyncs and renames it (a killed run leaves no half file under the real name).
 * ``retries`` with exponential ``backoff`` (capped at ``MAX_BACKOFF_SECONDS``) on what may pass:
-  refused or cut connections, timeouts, a body shorter than its Content-Length, HTTP 429 and
-  5xx. Anything else (HTTP 4xx, a body over the cap, a redirect to another origin, a bad
+  refused or cut connections, read timeouts, a body shorter than its Content-Length, HTTP 429
+  and 5xx. Anything else (HTTP 4xx, a body over the cap, a redirect to another origin, a bad
   certificate) fails at once.
 * Redirects are followed only within the origin (scheme, host, port) of the requested URL, at
   most ``max_redirects`` times; a redirect elsewhere is refused and named.
@@ -117,11 +118,15 @@ class _Watchdog:
             if self._sock is not None:
                 _shut(self._sock)
 
-    def explain(self, problem: str) -> str:
-        """Say the deadline passed when it did (the cut shows up as an EOF or socket error)."""
+    def failure(self, problem: str) -> Exception:
+        """The error for a failed connect or read: final if the deadline passed, else transient.
+
+        A passed deadline is not retried: a server that trickles bytes will do it again, and
+        one deadline is then the whole cost of a slow-loris server.
+        """
         if self.expired.is_set():
-            return f"no complete response within the {self.seconds:g} s deadline"
-        return problem
+            return _Refused(f"no complete response within the {self.seconds:g} s deadline")
+        return _Transient(problem)
 
     def cancel(self) -> None:
         """Stop the timer once the attempt is over."""
@@ -166,7 +171,7 @@ def _connect(url: str, limits: Limits, watchdog: _Watchdog) -> http.client.HTTPC
     except ssl.SSLCertVerificationError as exc:
         raise _Refused(f"TLS certificate refused: {exc.verify_message}") from exc
     except OSError as exc:
-        raise _Transient(watchdog.explain(f"cannot connect: {_describe(exc)}")) from exc
+        raise watchdog.failure(f"cannot connect: {_describe(exc)}") from exc
     connection.sock.settimeout(limits.read_timeout)
     watchdog.watch(connection.sock)
     return connection
@@ -190,7 +195,7 @@ def _request(url: str, limits: Limits, watchdog: _Watchdog,
             raise _Refused(_describe(exc)) from exc
         except (OSError, http.client.HTTPException) as exc:
             connection.close()
-            raise _Transient(watchdog.explain(_describe(exc))) from exc
+            raise watchdog.failure(f"no response: {_describe(exc)}") from exc
         if response.status in REDIRECT_STATUSES:
             connection.close()
             current = _same_origin_redirect(url, current, response.getheader("Location"))
@@ -229,8 +234,8 @@ def _body(response: http.client.HTTPResponse, watchdog: _Watchdog,
         try:
             chunk = response.read1(CHUNK_BYTES)
         except (OSError, http.client.HTTPException) as exc:
-            raise _Transient(watchdog.explain(f"connection cut after {received} bytes "
-                                              f"({_describe(exc)})")) from exc
+            raise watchdog.failure(f"read failed after {received} bytes "
+                                   f"({_describe(exc)})") from exc
         if not chunk:
             break
         received += len(chunk)
@@ -238,7 +243,7 @@ def _body(response: http.client.HTTPResponse, watchdog: _Watchdog,
             raise _Refused(f"response larger than the limit of {max_bytes} bytes")
         yield chunk
     if watchdog.expired.is_set():
-        raise _Transient(watchdog.explain(""))
+        raise watchdog.failure("")
     if declared is not None and received < declared:
         raise _Transient(f"connection cut after {received} of {declared} bytes")
 

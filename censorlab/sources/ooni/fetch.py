@@ -29,6 +29,7 @@ and ``--test`` a plain name, since both become directory names.
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 import logging
 import os
@@ -95,7 +96,7 @@ def list_day(base_url: str, probe_cc: str, test_name: str, day: date, *, page_si
             than ``max_pages`` pages.
     """
     entries: dict[str, dict] = {}
-    for page_number in range(max_pages):
+    for page_number in itertools.count():
         query = urllib.parse.urlencode({
             "probe_cc": probe_cc, "test_name": test_name,
             "since": f"{day.isoformat()}T00:00:00",
@@ -104,6 +105,10 @@ def list_day(base_url: str, probe_cc: str, test_name: str, day: date, *, page_si
             "limit": page_size, "offset": page_number * page_size,
         })
         url = f"{base_url}/api/v1/measurements?{query}"
+        if page_number >= max_pages:
+            raise FetchError(f"GET {url}: not sent, {probe_cc} {test_name} on {day} has more "
+                             f"than {max_pages} pages of {page_size}; raise --max-pages or "
+                             "fetch from OONI's S3 bucket")
         page = get_json(url, _json_limits(limits))
         results = _page_results(page, url)
         new = {e["measurement_uid"]: e for e in results if e["measurement_uid"] not in entries}
@@ -113,8 +118,7 @@ def list_day(base_url: str, probe_cc: str, test_name: str, day: date, *, page_si
         entries.update(new)
         if len(results) < page_size or not _has_next_page(page):
             return list(entries.values())
-    raise FetchError(f"GET {url}: {probe_cc} {test_name} on {day} has more than {max_pages} "
-                     f"pages of {page_size}; raise --max-pages or fetch from OONI's S3 bucket")
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _check_names(probe_cc: str, test_name: str) -> None:
