@@ -106,7 +106,7 @@ def list_day(base_url: str, probe_cc: str, test_name: str, day: date, *, page_si
         })
         url = f"{base_url}/api/v1/measurements?{query}"
         if page_number >= max_pages:
-            raise FetchError(f"GET {url}: not sent, {probe_cc} {test_name} on {day} has more "
+            raise FetchError(f"GET {url}: stopped, {probe_cc} {test_name} on {day} has more "
                              f"than {max_pages} pages of {page_size}; raise --max-pages or "
                              "fetch from OONI's S3 bucket")
         page = get_json(url, _json_limits(limits))
