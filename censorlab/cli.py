@@ -13,7 +13,6 @@ import datetime as dt
 import json
 import logging
 import math
-import re
 import sys
 from pathlib import Path
 
@@ -28,7 +27,6 @@ logger = logging.getLogger("censorlab")
 EXIT_OK = 0
 EXIT_INVALID = 1
 EXIT_ERROR = 2
-ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
@@ -167,7 +165,7 @@ def _day(text: str) -> str:
     ``2017`` silently became 2017-01-01.
     """
     try:
-        if ISO_DAY.fullmatch(text):
+        if http.ISO_DAY.fullmatch(text):
             return dt.date.fromisoformat(text).isoformat()
     except ValueError:
         pass

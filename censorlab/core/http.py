@@ -242,9 +242,11 @@ def _body(response: http.client.HTTPResponse, watchdog: _Watchdog,
         if received > max_bytes:
             raise _Refused(f"response larger than the limit of {max_bytes} bytes")
         yield chunk
-    if watchdog.expired.is_set():
+    if received == declared:
+        return  # complete, even if the deadline passed while the last chunk was checked
+    if watchdog.expired.is_set():  # the watchdog's cut ends a body of unknown length too
         raise watchdog.failure("")
-    if declared is not None and received < declared:
+    if declared is not None:
         raise _Transient(f"connection cut after {received} of {declared} bytes")
 
 
