@@ -178,6 +178,13 @@ def test_download_checks_size_and_md5_and_removes_the_part(server, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt"]
 
 
+@pytest.mark.parametrize("bad", [{"deadline": 0}, {"read_timeout": -1}, {"retries": -1},
+                                 {"max_bytes": -1}])
+def test_limits_that_would_disable_themselves_are_refused(bad):
+    with pytest.raises(CensorlabError, match="download limits out of range"):
+        Limits(**bad)
+
+
 @pytest.mark.parametrize("name", ["", ".", "..", "../x", "a/b", "a\\b", "x\0"])
 def test_path_components_refuse_anything_but_a_plain_name(name):
     with pytest.raises(CensorlabError, match="not a plain file name"):

@@ -77,6 +77,12 @@ class Limits:
     backoff: float = BACKOFF_SECONDS
     max_redirects: int = MAX_REDIRECTS
 
+    def __post_init__(self):
+        """Refuse bounds that would disable themselves (a zero deadline, negative retries)."""
+        if (min(self.connect_timeout, self.read_timeout, self.deadline) <= 0
+                or min(self.max_bytes, self.retries, self.backoff, self.max_redirects) < 0):
+            raise CensorlabError(f"download limits out of range: {self}")
+
 
 DEFAULT_LIMITS = Limits()
 
