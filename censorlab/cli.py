@@ -9,12 +9,15 @@ files were published); failed validation, or a table whose every row was rejecte
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import logging
+import math
 import sys
 from pathlib import Path
 
 from censorlab import __version__
+from censorlab.core import http
 from censorlab.errors import CensorlabError, PartialRunError, ValidationError
 from censorlab.paths import EXPORTS_DIR, NOTEBOOKS_DIR, PROCESSED_DIR, RAW_DIR, REPORTS_DIR
 from censorlab.sources import ingest_sources
@@ -103,12 +106,29 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     return _warnings(outcome.manifest)
 
 
-def _cmd_fetch(args: argparse.Namespace) -> int:
+def _limits(args: argparse.Namespace) -> http.Limits:
+    return http.Limits(connect_timeout=args.timeout, read_timeout=args.timeout,
+                       deadline=args.deadline, retries=args.retries)
+
+
+def _cmd_fetch_ooni(args: argparse.Namespace) -> int:
     from censorlab.sources.ooni import fetch
 
     paths = fetch.fetch_ooni(probe_cc=args.cc, test_name=args.test, since=args.since,
-                             until=args.until, out_dir=Path(args.out), base_url=args.base_url)
+                             until=args.until, out_dir=Path(args.out), base_url=args.base_url,
+                             max_pages=args.max_pages, limits=_limits(args))
     print(f"fetched {len(paths)} file(s) into {args.out}")
+    return EXIT_OK
+
+
+def _cmd_fetch_gdelt(args: argparse.Namespace) -> int:
+    from censorlab.sources import gdelt_fetch
+
+    outcome = gdelt_fetch.fetch_gdelt(args.since, args.until, Path(args.out),
+                                      base_url=args.base_url, max_files=args.max_files,
+                                      limits=_limits(args))
+    print(f"fetched {outcome.downloaded} file(s), {outcome.present} already present, into "
+          f"{args.out} ({len(outcome.paths)} export file(s) from {args.since} to {args.until})")
     return EXIT_OK
 
 
@@ -138,6 +158,86 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
+def _day(text: str) -> str:
+    """Check an argparse value is a real calendar date written YYYY-MM-DD; return it.
+
+    Why so strict: ``now`` or ``today`` would make a build depend on the day it runs, and
+    ``2017`` silently became 2017-01-01.
+    """
+    try:
+        if http.ISO_DAY.fullmatch(text):
+            return dt.date.fromisoformat(text).isoformat()
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(f"{text!r} is not a real date written YYYY-MM-DD")
+
+
+def _at_least(minimum: int):
+    """Make an argparse type for whole numbers >= ``minimum`` (``--workers -1`` was a traceback)."""
+    def whole_number(text: str) -> int:
+        try:
+            number = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if number < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {number}")
+        return number
+
+    return whole_number
+
+
+def _seconds(text: str) -> float:
+    """Check an argparse value is a positive, finite number of seconds; return it."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not (seconds > 0 and math.isfinite(seconds)):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return seconds
+
+
+def _add_fetch_parsers(sub: argparse._SubParsersAction) -> None:
+    """``fetch ooni`` and ``fetch gdelt``: the same day range, output and download bounds."""
+    from censorlab.sources import gdelt_fetch
+    from censorlab.sources.ooni import fetch
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--since", required=True, type=_day, help="first day, YYYY-MM-DD")
+    common.add_argument("--until", required=True, type=_day,
+                        help="last day, YYYY-MM-DD (inclusive)")
+    common.add_argument("--out", required=True, help="download directory")
+    common.add_argument("--timeout", type=_seconds, default=http.READ_TIMEOUT_SECONDS,
+                        help="seconds per connect and per socket read (default %(default)g)")
+    common.add_argument("--deadline", type=_seconds, default=http.DEADLINE_SECONDS,
+                        help="seconds for one whole response, however slowly it trickles in "
+                        "(default %(default)g)")
+    common.add_argument("--retries", type=_at_least(0), default=http.RETRIES,
+                        help="retries per request on network errors, HTTP 429 and 5xx "
+                        "(default %(default)s; backoff doubles from 1 s)")
+
+    p = sub.add_parser("fetch", help="download measurements or events (needs internet)")
+    fetchers = p.add_subparsers(dest="source", required=True, metavar="SOURCE")
+    p = fetchers.add_parser("ooni", parents=[common], help="OONI measurements from the API")
+    p.add_argument("--cc", required=True, help="probe country, alpha-2")
+    p.add_argument("--test", required=True, help="OONI test name, e.g. telegram")
+    p.add_argument("--base-url", default=None,
+                   help=f"API base URL (default {fetch.DEFAULT_BASE_URL})")
+    p.add_argument("--max-pages", type=_at_least(1), default=fetch.MAX_PAGES,
+                   help=f"listing pages of {fetch.PAGE_SIZE} per day at most (default "
+                   "%(default)s)")
+    p.set_defaults(func=_cmd_fetch_ooni)
+    p = fetchers.add_parser("gdelt", parents=[common], help="GDELT 2.0 event exports "
+                            "(.export.CSV.zip, every 15 minutes) listed in masterfilelist.txt")
+    p.add_argument("--base-url", default=None,
+                   help=f"where masterfilelist.txt and the files are (default "
+                   f"{gdelt_fetch.DEFAULT_BASE_URL})")
+    p.add_argument("--max-files", type=_at_least(1), default=gdelt_fetch.MAX_FILES,
+                   help="refuse a range listing more export files than this, before any "
+                   "download (default %(default)s, about 21 days)")
+    p.set_defaults(func=_cmd_fetch_gdelt)
+
+
 def make_parser() -> argparse.ArgumentParser:
     """Build the argument parser (also used by the docs and tests)."""
     parser = argparse.ArgumentParser(prog="censorlab", description=__doc__.splitlines()[0])
@@ -149,7 +249,8 @@ def make_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("build", help="rebuild the curated tables from the raw directory")
     p.add_argument("--raw", help=f"raw directory (default {_shown(RAW_DIR)})")
     p.add_argument("--out", help=f"output directory (default {_shown(PROCESSED_DIR)})")
-    p.add_argument("--as-of", help="date at which ongoing blocks are censored (YYYY-MM-DD)")
+    p.add_argument("--as-of", type=_day,
+                   help="date at which ongoing blocks are censored (YYYY-MM-DD)")
     p.add_argument("--force", action="store_true", help="rebuild even when up to date")
     p.set_defaults(func=_cmd_build)
 
@@ -177,21 +278,13 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output directory (one kind per directory)")
     p.add_argument("--engine", default="pandas", choices=["pandas", "dask"])
     p.add_argument("--scheduler", help="Dask scheduler address (default: a LocalCluster)")
-    p.add_argument("--workers", type=int, default=None, help="threads or LocalCluster workers "
-                   "(default: the CPUs available)")
+    p.add_argument("--workers", type=_at_least(1), default=None,
+                   help="threads or LocalCluster workers (default: the CPUs available)")
     p.add_argument("--raw", help=f"raw directory of the reference tables (default "
                    f"{_shown(RAW_DIR)})")
     p.set_defaults(func=_cmd_ingest)
 
-    p = sub.add_parser("fetch", help="download measurements (needs internet)")
-    p.add_argument("source", choices=["ooni"])
-    p.add_argument("--cc", required=True, help="probe country, alpha-2")
-    p.add_argument("--test", required=True, help="OONI test name, e.g. telegram")
-    p.add_argument("--since", required=True, help="YYYY-MM-DD")
-    p.add_argument("--until", required=True, help="YYYY-MM-DD")
-    p.add_argument("--out", required=True, help="download directory")
-    p.add_argument("--base-url", default=None, help="API base URL (tests use a local server)")
-    p.set_defaults(func=_cmd_fetch)
+    _add_fetch_parsers(sub)
 
     p = sub.add_parser("report", help="execute the notebooks and write HTML reports")
     p.add_argument("--notebooks", help=f"notebook directory (default {_shown(NOTEBOOKS_DIR)})")

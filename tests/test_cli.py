@@ -88,6 +88,60 @@ def test_sources_lists_provenance(capsys):
     assert "block_events" in capsys.readouterr().out
 
 
-def test_bad_as_of_is_a_clear_error(raw_copy, tmp_path, capsys):
-    code = main(["build", "--raw", str(raw_copy), "--out", str(tmp_path), "--as-of", "soon"])
-    assert code == EXIT_ERROR and "--as-of" in capsys.readouterr().err
+def _usage_error(argv, capsys) -> str:
+    """Run a command line argparse must refuse; return its one error line."""
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == EXIT_ERROR
+    return capsys.readouterr().err.splitlines()[-1]
+
+
+@pytest.mark.parametrize("as_of", ["soon", "now", "today", "2017", "2017-02-30", "20170101",
+                                   "2017-1-5"])
+def test_as_of_is_a_real_date_written_yyyy_mm_dd(tmp_path, capsys, as_of):
+    error = _usage_error(["build", "--out", str(tmp_path), "--as-of", as_of], capsys)
+    assert error == f"censorlab build: error: argument --as-of: {as_of!r} is not a real date " \
+        "written YYYY-MM-DD"
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("workers", "message"), [("-1", "must be at least 1, got -1"),
+                                                  ("0", "must be at least 1, got 0"),
+                                                  ("1.5", "'1.5' is not a whole number"),
+                                                  ("many", "'many' is not a whole number")])
+def test_workers_must_be_a_positive_whole_number(tmp_path, capsys, workers, message):
+    error = _usage_error(["ingest", "stop", str(FIXTURES / "stop"), "--out", str(tmp_path),
+                          "--workers", workers], capsys)
+    assert error == f"censorlab ingest: error: argument --workers: {message}"
+
+
+@pytest.mark.parametrize(("option", "value", "message"), [
+    ("--since", "now", "'now' is not a real date written YYYY-MM-DD"),
+    ("--timeout", "0", "'0' is not a positive number of seconds"),
+    ("--deadline", "inf", "'inf' is not a positive number of seconds"),
+    ("--retries", "-1", "must be at least 0, got -1"),
+    ("--max-pages", "0", "must be at least 1, got 0")])
+def test_fetch_bounds_are_checked_by_argparse(tmp_path, capsys, option, value, message):
+    argv = ["fetch", "ooni", "--cc", "IT", "--test", "telegram", "--since", "2022-12-08",
+            "--until", "2022-12-08", "--out", str(tmp_path), option, value]
+    assert _usage_error(argv, capsys).endswith(f"error: argument {option}: {message}")
+
+
+@pytest.mark.parametrize(("cc", "test", "message"), [
+    ("../../x", "telegram", "--cc '../../x' is not a two-letter country code"),
+    ("IT", "../../x", "--test '../../x' is not a plain file name")])
+def test_fetch_names_outside_out_are_one_line_errors(tmp_path, capsys, cc, test, message):
+    out = tmp_path / "a" / "b"
+    assert main(["fetch", "ooni", "--cc", cc, "--test", test, "--since", "2022-12-08",
+                 "--until", "2022-12-08", "--out", str(out)]) == EXIT_ERROR
+    assert capsys.readouterr().err.startswith(f"error: {message}")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unreachable_server_is_one_line_naming_the_url(tmp_path, capsys):
+    assert main(["fetch", "ooni", "--cc", "IT", "--test", "telegram", "--since", "2022-12-08",
+                 "--until", "2022-12-08", "--out", str(tmp_path), "--retries", "0",
+                 "--base-url", "http://127.0.0.1:9"]) == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert err.startswith("error: GET http://127.0.0.1:9/api/v1/measurements?probe_cc=IT&")
+    assert "cannot connect" in err and err.count("\n") == 1  # no traceback

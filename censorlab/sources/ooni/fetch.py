@@ -18,104 +18,119 @@ is faster; it needs an S3 client, which this stdlib-only module does not use.)
 
 Files: ``<out_dir>/<CC>/<test_name>/<YYYYMMDD>.jsonl.gz``, one per day, written to a temporary
 file and renamed when the day is complete. A day whose file exists is skipped, so an interrupted
-fetch resumes where it stopped. Each HTTP request is retried a bounded number of times (network
-errors, HTTP 429 and 5xx) with exponential backoff; other HTTP errors stop the fetch.
+fetch resumes where it stopped. Every GET is bounded (``censorlab.core.http``: timeouts, a
+deadline per response, a byte cap, retries with backoff, same-origin redirects only). A day's
+listing stops after ``MAX_PAGES`` pages (``--max-pages``) and fails when a page brings no
+measurement that earlier pages did not (a server ignoring ``offset`` would page for ever); a
+listing or body of the wrong JSON shape is an error naming its URL. ``--cc`` must be two letters
+and ``--test`` a plain name, since both become directory names.
 """
 
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 import logging
 import os
-import time
-import urllib.error
+import re
 import urllib.parse
-import urllib.request
-from datetime import date, datetime, timedelta
+from dataclasses import replace
+from datetime import date, timedelta
 from pathlib import Path
 
-from censorlab import __version__
+from censorlab.core.http import (
+    DEFAULT_LIMITS,
+    FetchError,
+    Limits,
+    check_path_component,
+    get_json,
+    parse_day_range,
+    part_path,
+)
 from censorlab.errors import CensorlabError
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.ooni.io"
 PAGE_SIZE = 100
-RETRIES = 4
-BACKOFF_SECONDS = 1.0
-TIMEOUT_SECONDS = 60
-RETRY_STATUSES = (429, 500, 502, 503, 504)
+MAX_PAGES = 1000  # a day of one country and test: 100,000 measurements, 100,000 more GETs
+MAX_JSON_BYTES = 64 << 20  # a listing page or one raw measurement (bodies of a few MB exist)
+PROBE_CC = re.compile(r"[A-Za-z]{2}")
 
 
-class FetchError(CensorlabError):
-    """A download failed for good (after retries, or with a non-retryable HTTP status)."""
+
+def _json_limits(limits: Limits) -> Limits:
+    return replace(limits, max_bytes=min(limits.max_bytes, MAX_JSON_BYTES))
 
 
-def _parse_day(text: str, what: str) -> date:
-    try:
-        return datetime.strptime(text, "%Y-%m-%d").date()
-    except ValueError as exc:
-        raise CensorlabError(f"--{what} {text!r} is not a date YYYY-MM-DD") from exc
+def _page_results(page: object, url: str) -> list[dict]:
+    """The listing entries of one page, after checking the page has the API's shape."""
+    results = page.get("results") if isinstance(page, dict) else None
+    metadata = page.get("metadata") if isinstance(page, dict) else None
+    if (not isinstance(page, dict) or not isinstance(results, list | None)
+            or not isinstance(metadata, dict | None)):
+        raise FetchError(f"GET {url}: not a measurement listing (an object with a 'results' "
+                         f"list), got {type(page).__name__}")
+    for entry in results or []:
+        uid = entry.get("measurement_uid") if isinstance(entry, dict) else None
+        if not isinstance(uid, str) or not uid:
+            raise FetchError(f"GET {url}: a listing entry without a measurement_uid: "
+                             f"{str(entry)[:120]}")
+    return results or []
 
 
-def _get(url: str, retries: int, backoff: float, timeout: float) -> bytes:
-    """GET a URL, retrying transient failures ``retries`` times with exponential backoff."""
-    request = urllib.request.Request(url, headers={"User-Agent": f"censorlab/{__version__}",
-                                                   "Accept": "application/json"})
-    for attempt in range(retries + 1):
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                return response.read()
-        except urllib.error.HTTPError as exc:
-            if exc.code not in RETRY_STATUSES or attempt == retries:
-                raise FetchError(f"GET {url}: HTTP {exc.code} {exc.reason}") from exc
-            problem = f"HTTP {exc.code}"
-        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
-            if attempt == retries:
-                raise FetchError(f"GET {url}: {exc} (after {retries} retries)") from exc
-            problem = str(exc)
-        wait = backoff * (2 ** attempt)
-        logger.warning("GET %s: %s; retry %d/%d in %.1f s", url, problem, attempt + 1, retries,
-                       wait)
-        time.sleep(wait)
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _get_json(url: str, retries: int, backoff: float, timeout: float):
-    body = _get(url, retries, backoff, timeout)
-    try:
-        return json.loads(body)
-    except ValueError as exc:
-        raise FetchError(f"GET {url}: response is not JSON ({exc})") from exc
+def _has_next_page(page: dict) -> bool:
+    return bool((page.get("metadata") or {}).get("next_url"))
 
 
 def list_day(base_url: str, probe_cc: str, test_name: str, day: date, *, page_size: int = PAGE_SIZE,
-             retries: int = RETRIES, backoff: float = BACKOFF_SECONDS,
-             timeout: float = TIMEOUT_SECONDS) -> list[dict]:
-    """Return the listing entries of one UTC day (all pages), oldest first."""
-    entries: list[dict] = []
-    offset = 0
-    while True:
+             max_pages: int = MAX_PAGES, limits: Limits = DEFAULT_LIMITS) -> list[dict]:
+    """Return the listing entries of one UTC day (all pages), oldest first.
+
+    A measurement listed twice (uploads arriving while we page shift the offsets) is kept
+    once; a page bringing nothing new means the server ignores ``offset``: an error.
+
+    Raises:
+        FetchError: A GET failed, a page has the wrong shape or repeats, or the day has more
+            than ``max_pages`` pages.
+    """
+    entries: dict[str, dict] = {}
+    for page_number in itertools.count():
         query = urllib.parse.urlencode({
             "probe_cc": probe_cc, "test_name": test_name,
             "since": f"{day.isoformat()}T00:00:00",
             "until": f"{(day + timedelta(days=1)).isoformat()}T00:00:00",
             "order_by": "measurement_start_time", "order": "asc",
-            "limit": page_size, "offset": offset,
+            "limit": page_size, "offset": page_number * page_size,
         })
-        page = _get_json(f"{base_url}/api/v1/measurements?{query}", retries, backoff, timeout)
-        results = page.get("results") or []
-        entries.extend(results)
-        if len(results) < page_size or not (page.get("metadata") or {}).get("next_url"):
-            return entries
-        offset += page_size
+        url = f"{base_url}/api/v1/measurements?{query}"
+        if page_number >= max_pages:
+            raise FetchError(f"GET {url}: stopped, {probe_cc} {test_name} on {day} has more "
+                             f"than {max_pages} pages of {page_size}; raise --max-pages or "
+                             "fetch from OONI's S3 bucket")
+        page = get_json(url, _json_limits(limits))
+        results = _page_results(page, url)
+        new = {e["measurement_uid"]: e for e in results if e["measurement_uid"] not in entries}
+        if results and not new:
+            raise FetchError(f"GET {url}: page {page_number + 1} repeats earlier pages only "
+                             "(the server ignores offset); stopped")
+        entries.update(new)
+        if len(results) < page_size or not _has_next_page(page):
+            return list(entries.values())
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _check_names(probe_cc: str, test_name: str) -> None:
+    """``--cc`` and ``--test`` become directory names: refuse anything else than a plain name."""
+    if not PROBE_CC.fullmatch(probe_cc):
+        raise CensorlabError(f"--cc {probe_cc!r} is not a two-letter country code")
+    check_path_component(test_name, "--test")
 
 
 def fetch_ooni(probe_cc: str, test_name: str, since: str, until: str, out_dir: str | Path,
                base_url: str | None = None, *, page_size: int = PAGE_SIZE,
-               retries: int = RETRIES, backoff: float = BACKOFF_SECONDS,
-               timeout: float = TIMEOUT_SECONDS) -> list[Path]:
+               max_pages: int = MAX_PAGES, limits: Limits = DEFAULT_LIMITS) -> list[Path]:
     """Download every measurement of a country and test between two days (inclusive).
 
     Args:
@@ -126,19 +141,19 @@ def fetch_ooni(probe_cc: str, test_name: str, since: str, until: str, out_dir: s
         out_dir: Download directory.
         base_url: API root (default https://api.ooni.io; tests use a local server).
         page_size: Listing page size.
-        retries: Retries per HTTP request for network errors, 429 and 5xx.
-        backoff: First retry delay in seconds (doubles each retry).
-        timeout: Socket timeout per request in seconds.
+        max_pages: Listing pages per day at most.
+        limits: Bounds of each GET (timeouts, deadline, retries, backoff; the byte cap is at
+            most ``MAX_JSON_BYTES``).
 
     Returns:
         The day files, existing ones included (one per day, possibly empty).
 
     Raises:
         FetchError: A request failed for good; days already complete stay on disk.
+        CensorlabError: A bad date, country code or test name.
     """
-    first, last = _parse_day(since, "since"), _parse_day(until, "until")
-    if last < first:
-        raise CensorlabError(f"--until {until} is before --since {since}")
+    first, last = parse_day_range(since, until)
+    _check_names(probe_cc, test_name)
     base = (base_url or DEFAULT_BASE_URL).rstrip("/")
     folder = Path(out_dir) / probe_cc.upper() / test_name
     folder.mkdir(parents=True, exist_ok=True)
@@ -149,31 +164,36 @@ def fetch_ooni(probe_cc: str, test_name: str, since: str, until: str, out_dir: s
         if target.exists():
             logger.info("%s exists: skipped (resume)", target)
         else:
-            _fetch_day(base, probe_cc.upper(), test_name, day, target, page_size, retries,
-                       backoff, timeout)
+            entries = list_day(base, probe_cc.upper(), test_name, day, page_size=page_size,
+                               max_pages=max_pages, limits=limits)
+            _write_day(base, entries, target, limits)
         written.append(target)
         day += timedelta(days=1)
     return written
 
 
-def _fetch_day(base: str, probe_cc: str, test_name: str, day: date, target: Path,
-               page_size: int, retries: int, backoff: float, timeout: float) -> None:
-    entries = list_day(base, probe_cc, test_name, day, page_size=page_size, retries=retries,
-                       backoff=backoff, timeout=timeout)
-    tmp = target.with_name(f".{target.name}.part")
+def _raw_measurement(base: str, uid: str, limits: Limits) -> dict | None:
+    """One measurement's JSON as published (None when the API has no body for it)."""
+    url = f"{base}/api/v1/raw_measurement?{urllib.parse.urlencode({'measurement_uid': uid})}"
+    body = get_json(url, _json_limits(limits))
+    if body is not None and not isinstance(body, dict):
+        raise FetchError(f"GET {url}: a measurement is a JSON object, got "
+                         f"{type(body).__name__}")
+    return body or None
+
+
+def _write_day(base: str, entries: list[dict], target: Path, limits: Limits) -> None:
+    tmp = part_path(target)
     missing = 0
     try:
         with gzip.open(tmp, "wb") as handle:
             for entry in entries:
-                uid = entry.get("measurement_uid")
-                query = urllib.parse.urlencode({"measurement_uid": uid})
-                body = _get_json(f"{base}/api/v1/raw_measurement?{query}", retries, backoff,
-                                 timeout)
-                if not body:
+                uid = entry["measurement_uid"]
+                body = _raw_measurement(base, uid, limits)
+                if body is None:
                     missing += 1
                     continue
-                if uid and "measurement_uid" not in body:
-                    body["measurement_uid"] = uid
+                body.setdefault("measurement_uid", uid)
                 handle.write(json.dumps(body, separators=(",", ":")).encode("utf-8") + b"\n")
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
