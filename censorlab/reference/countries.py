@@ -18,6 +18,9 @@ import pandas as pd
 import pycountry
 
 USER_ASSIGNED_CODES = {"XK": "Kosovo"}
+# Every code a country can have here: ISO 3166-1's assigned codes plus the accepted
+# user-assigned ones (not QQ, XX, ZZ ...: those name no country).
+ALPHA2_CODES = frozenset({c.alpha_2 for c in pycountry.countries} | set(USER_ASSIGNED_CODES))
 FOOTNOTE_MARKS = "*†‡"
 BRACKET_FOOTNOTE = re.compile(r"\[\w{1,3}\]$")  # `[3]`, `[a]`, `[12c]`
 BRACKET_FOOTNOTE_CHARS = 5  # the longest bracketed marker: `[` + 3 characters + `]`
@@ -56,7 +59,7 @@ def _pycountry_index() -> dict[str, str]:
 
 def is_alpha2(code: str) -> bool:
     """True for an assigned ISO alpha-2 code (or a user-assigned code we accept, e.g. XK)."""
-    return code in USER_ASSIGNED_CODES or pycountry.countries.get(alpha_2=code) is not None
+    return code.upper() in ALPHA2_CODES
 
 
 class CountryResolver:
