@@ -44,9 +44,9 @@ MAX_INFLATION_RATIO = 100
 MIN_DECOMPRESSION_BUDGET = 256 << 20
 
 
-def decompression_budget(path: Path) -> int:
-    """Return how many decompressed bytes a raw file may give (see MAX_INFLATION_RATIO)."""
-    return max(MIN_DECOMPRESSION_BUDGET, MAX_INFLATION_RATIO * path.stat().st_size)
+def decompression_budget(stored_bytes: int) -> int:
+    """Return how many decompressed bytes a file of ``stored_bytes`` may give when inflated."""
+    return max(MIN_DECOMPRESSION_BUDGET, MAX_INFLATION_RATIO * stored_bytes)
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,7 @@ def open_decompressed(path: Path, digest=None, budget: int | None = None) -> Ite
         with open(path, "rb") as handle:
             source = HashingReader(handle, digest) if digest is not None else handle
             if path.name.endswith(".gz"):
-                budget = decompression_budget(path) if budget is None else budget
+                budget = decompression_budget(path.stat().st_size) if budget is None else budget
                 with igzip.IGzipFile(fileobj=source, mode="rb") as stream:
                     yield BudgetedReader(stream, budget, path)
             else:
