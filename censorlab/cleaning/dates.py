@@ -102,15 +102,20 @@ def normalise_precision(text: str | None) -> str | None:
     return PRECISION_ALIASES[key]
 
 
-def parse_partial_date(text: str, precision: str | None = None) -> PartialDate:
+def parse_partial_date(text: str, precision: str | None = None, *,
+                       earliest: dt.date = EARLIEST_PLAUSIBLE_DATE,
+                       latest: dt.date = LATEST_PLAUSIBLE_DATE) -> PartialDate:
     """Parse a date at its stated precision.
 
     Args:
         text: `YYYY-MM-DD`, `YYYY-MM`, `YYYY` or `Qn YYYY`.
         precision: Raw precision label; when None the form decides (an ISO form is explicit).
+        earliest: First plausible day (the date's interval must start on or after it).
+        latest: Last plausible day (the interval must end on or before it).
 
     Raises:
-        DateParseError: Unknown form, impossible date, or a precision the form contradicts.
+        DateParseError: Unknown form, impossible date, or a precision the form contradicts;
+            ImplausibleDateError (a subclass) when the date lies outside the plausible days.
 
     >>> parse_partial_date("2017-05", "month")
     PartialDate(precision='month', earliest=datetime.date(2017, 5, 1), latest=datetime.date(2017, 5, 31))
@@ -121,17 +126,18 @@ def parse_partial_date(text: str, precision: str | None = None) -> PartialDate:
     """  # noqa: E501
     text = text.strip()
     wanted = normalise_precision(precision)
-    parsed = _check_plausible(_parse_form(text, wanted, precision), text)
+    parsed = _check_plausible(_parse_form(text, wanted, precision), text, earliest, latest)
     if wanted is None:
         return replace(parsed, repair=f"empty precision read from the form: {parsed.precision}")
     return parsed
 
 
-def _check_plausible(parsed: PartialDate, text: str) -> PartialDate:
-    """Return ``parsed`` when it lies within the plausible dates, else raise saying why."""
-    if parsed.earliest < EARLIEST_PLAUSIBLE_DATE or parsed.latest > LATEST_PLAUSIBLE_DATE:
-        raise ImplausibleDateError(f"{text[:40]!r} is outside the plausible dates "
-                             f"{EARLIEST_PLAUSIBLE_DATE} to {LATEST_PLAUSIBLE_DATE}")
+def _check_plausible(parsed: PartialDate, text: str, earliest: dt.date,
+                     latest: dt.date) -> PartialDate:
+    """Return ``parsed`` when it lies within ``earliest``..``latest``, else raise saying why."""
+    if parsed.earliest < earliest or parsed.latest > latest:
+        raise ImplausibleDateError(f"{text[:40]!r} is outside the plausible dates {earliest} "
+                                   f"to {latest}")
     return parsed
 
 
