@@ -16,7 +16,8 @@ JSON's whitespace only (a line holding ``\x0b`` is ``invalid-json``); pyarrow's 
 kept only when every line holds exactly one object (pyarrow reads ``{..} {..}`` as two rows,
 which a blank line elsewhere would hide); bytes that are not UTF-8 send the block to the
 per-line parser, which rejects the line with the byte offset; a line nested deeper than
-MAX_JSON_DEPTH is rejected before ``json.loads`` sees it (Python's parser recurses); a lone
+MAX_JSON_DEPTH never reaches ``json.loads`` (which recurses, and raised RecursionError at
+1,000): pyarrow, which does not, reads it, or it is ``invalid-json``; a lone
 surrogate (``"\ud800"``) cannot be stored as UTF-8 and is ``invalid-json``; a line longer than
 the reader's bound is ``field-too-large`` with its length (``lineblocks.LongLine``).
 """
