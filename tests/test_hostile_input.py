@@ -8,8 +8,10 @@ adversarial cells are 1 MB and must parse within TIME_LIMIT_S.
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import time
+import zipfile
 from pathlib import Path
 
 import pyarrow as pa
@@ -21,9 +23,11 @@ from censorlab.cleaning.dates import DateParseError, parse_partial_date
 from censorlab.cleaning.units import CountParseError, parse_user_count
 from censorlab.errors import CensorlabError, RawFileError
 from censorlab.export import XLSX_MAX_CELL_CHARS, export_table
+from censorlab.reading import lineblocks
 from censorlab.reading.delimited import read_delimited
 from censorlab.reference.countries import strip_footnote
 from censorlab.run.driver import run_ingest
+from censorlab.sources import gdelt, stop
 from censorlab.sources.ooni import dataset
 from censorlab.sources.ooni.cleaning import clean
 from censorlab.sources.ooni.parse import RawBlocks, parse_block
@@ -173,6 +177,27 @@ def test_f15_a_gzip_bomb_stops_the_file_at_its_budget(tmp_path):
                        delimiter="\t", budget=1000)
 
 
+def zip_bomb(member: str, size: int) -> bytes:
+    """A zip of one member of ``size`` zero bytes (a few KB stored)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(member, b"0" * size)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(("read", "name", "member"), [
+    (gdelt.read, "20150218.export.CSV.zip", "20150218.export.CSV"),
+    (stop.read, "stop.xlsx", "xl/worksheets/sheet1.xml"),
+])
+def test_f15_zip_bombs_stop_the_file_before_unzipping(tmp_path, monkeypatch, read, name,
+                                                       member):
+    monkeypatch.setattr(lineblocks, "MIN_DECOMPRESSION_BUDGET", 100_000)  # a low budget
+    path = tmp_path / name
+    path.write_bytes(zip_bomb(member, 4 * MEGABYTE))
+    with pytest.raises(RawFileError, match=f"unzips to {4 * MEGABYTE} bytes, over its budget"):
+        read(path)
+
+
 # --- delimited files: lines as sed counts them --------------------------------------------
 
 def test_f21_a_lone_carriage_return_is_no_line_break(tmp_path):
@@ -217,6 +242,14 @@ def test_f11_counts_below_one_user_or_in_other_digits_are_rejected(tmp_path, cel
     with pytest.raises(CountParseError, match=message):
         parse_user_count(cell, 10**6)  # before: 0 users, 300 million
     _, rejects = build(tmp_path, mau=MAU_HEADER + MAU_ROW.replace(",889,", f",{cell},"))
+    assert rejects[rejects.dataset == "mau"].reason_code.tolist() == ["type-error"]
+
+
+def test_f12_a_hostile_count_cell_builds_in_seconds(tmp_path):
+    cell = "1" + " " * 90_000 + "x-"  # under the cell bound, so it reaches the parser
+    started = time.perf_counter()
+    _, rejects = build(tmp_path, mau=MAU_HEADER + MAU_ROW.replace(",889,", f",{cell},"))
+    assert time.perf_counter() - started < 30  # before: past 60 s
     assert rejects[rejects.dataset == "mau"].reason_code.tolist() == ["type-error"]
 
 

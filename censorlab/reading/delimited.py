@@ -144,7 +144,7 @@ def decode_strict(data: bytes, path: Path, encoding: str) -> tuple[str, list[str
                            f"{exc.start}") from exc
 
 
-def _split_physical_lines(text: str) -> list[str]:
+def split_physical_lines(text: str) -> list[str]:
     """Split at newlines only (each line keeps its newline), as ``sed -n`` numbers lines."""
     parts = text.split("\n")
     return [part + "\n" for part in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
@@ -188,7 +188,7 @@ def read_delimited(
     name = name or path.name
     stored = path.read_bytes()
     text, repairs = decode_strict(decompress(path, stored, budget), path, encoding)
-    lines = _split_physical_lines(text)
+    lines = split_physical_lines(text)
     preamble = [ln.rstrip("\r\n") for ln in lines[:skip_lines]]
 
     previous_limit = csv.field_size_limit(CSV_PARSER_FIELD_LIMIT)

@@ -102,7 +102,9 @@ from censorlab.reading.delimited import (
     decompress,
     file_digest,
     read_delimited,
+    split_physical_lines,
 )
+from censorlab.reading.lineblocks import decompression_budget
 from censorlab.reference import Context
 from censorlab.schema import TABLES
 
@@ -242,7 +244,7 @@ def read(path: Path, context: Context | None = None, name: str | None = None) ->
 def _read_csv(path: Path, name: str) -> RawFile:
     """Find the header below any note rows, then read strictly with read_delimited."""
     text, _ = decode_strict(decompress(path, path.read_bytes()), path, "utf-8")
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(iter(split_physical_lines(text)))  # lines as read_delimited counts
     start, skipped, cells = 1, [], []
     for _ in range(MAX_NOTE_ROWS):
         try:
@@ -289,9 +291,25 @@ def _cell_text(value: object) -> str | None:
     return str(value)
 
 
+def _check_unzipped_size(path: Path, stored: bytes) -> None:
+    """Stop a workbook whose parts unzip past the decompression budget (a zip bomb).
+
+    The sizes the zip declares are what zipfile (and so openpyxl) will inflate at most.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(stored)) as archive:
+            declared = sum(info.file_size for info in archive.infolist())
+    except zipfile.BadZipFile as exc:
+        raise RawFileError(path, None, path.name, f"not a readable XLSX workbook: {exc}") from exc
+    if declared > (budget := decompression_budget(len(stored))):
+        raise RawFileError(path, None, path.name, f"unzips to {declared} bytes, over its "
+                           f"budget of {budget} bytes (a zip bomb?)")
+
+
 def _read_workbook(path: Path, name: str) -> RawFile:
     """Read every sheet of a STOP workbook; one RawFile, rows numbered through the sheets."""
     stored = path.read_bytes()
+    _check_unzipped_size(path, stored)
     try:
         values = openpyxl.load_workbook(io.BytesIO(stored), read_only=True, data_only=True)
         formulas = openpyxl.load_workbook(io.BytesIO(stored), read_only=True, data_only=False)
