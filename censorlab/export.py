@@ -6,7 +6,9 @@ it, so CSV and XLSX exports escape it the OWASP way: a text cell starting with `
 (and the joined text escaped). Files are written atomically; the default place is
 `reports/exports/<table>.<fmt>` (git-ignored), and the table name is checked against the data
 dictionary so it can never steer the path elsewhere. Any published output can be exported: the
-curated build's tables and an ingest's (``--from DIR``).
+curated build's tables and an ingest's (``--from DIR``). An Excel cell holds at most 32,767
+characters and a longer one was cut without a word: an XLSX export with such a cell is refused,
+naming the table, row, column and length (the CSV export holds it whole).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ logger = logging.getLogger(__name__)
 FORMATS = ("csv", "xlsx")
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 LIST_JOINER = "; "
+XLSX_MAX_CELL_CHARS = 32_767  # Excel's limit on the characters of one cell
 # Control characters that XLSX (XML 1.0) cannot hold; openpyxl refuses them.
 _XLSX_ILLEGAL = re.compile(r"[\000-\010\013\014\016-\037]")
 
@@ -60,6 +63,24 @@ def safe_frame(df: pd.DataFrame) -> pd.DataFrame:
         out[column] = pd.Series([escape_cell(_cell_text(v)) for v in df[column]],
                                 index=df.index, dtype=object)
     return out
+
+
+def check_xlsx_cells(frame: pd.DataFrame, table: str) -> pd.DataFrame:
+    """Return ``frame`` when every text cell fits an Excel cell, else raise naming the first.
+
+    Raises:
+        CensorlabError: A cell longer than XLSX_MAX_CELL_CHARS (table, row, column, length).
+    """
+    for column in frame.columns:
+        lengths = frame[column].map(lambda v: len(v) if isinstance(v, str) else 0)
+        too_long = lengths[lengths > XLSX_MAX_CELL_CHARS]
+        if len(too_long):
+            row = frame.index.get_loc(too_long.index[0]) + 1
+            raise CensorlabError(
+                f"{table}: row {row}, column {column!r} holds {too_long.iloc[0]} characters, "
+                f"more than an Excel cell's {XLSX_MAX_CELL_CHARS}; export it as CSV instead "
+                "(XLSX would cut it)")
+    return frame
 
 
 def _check_table(table: str) -> str:
@@ -99,13 +120,16 @@ def export_table(
         The path written.
 
     Raises:
-        CensorlabError: Unknown table or format, or no build to export from.
+        CensorlabError: Unknown table or format, no build to export from, or (XLSX) a cell
+            longer than an Excel cell holds.
     """
     table = _check_table(table)
     if fmt not in FORMATS:
         raise CensorlabError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
     target = Path(out) if out is not None else default_export_path(table, fmt)
     frame = safe_frame(load(table, processed_dir))
+    if fmt == "xlsx":
+        check_xlsx_cells(frame, table)
     with atomic_path(target) as tmp:
         if fmt == "csv":
             frame.to_csv(tmp, index=False, encoding="utf-8", lineterminator="\n")

@@ -20,7 +20,13 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from censorlab.cleaning.dates import DateParseError, parse_partial_date
+from censorlab.cleaning.dates import (
+    APPROX_DAY_TOLERANCE_DAYS,
+    EARLIEST_PLAUSIBLE_DATE,
+    LATEST_PLAUSIBLE_DATE,
+    DateParseError,
+    parse_partial_date,
+)
 from censorlab.cleaning.units import CountParseError, parse_user_count
 from censorlab.core.storage import content_hash, to_arrow
 from censorlab.reference.countries import CountryResolver, normalise_name, strip_footnote
@@ -38,6 +44,8 @@ SETTINGS = settings(max_examples=20, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture,
                                            HealthCheck.too_slow, HealthCheck.filter_too_much])
 HELPER_SETTINGS = settings(max_examples=100, deadline=None, derandomize=True)
+# a day_approx date's interval must lie within the plausible dates too
+APPROX = dt.timedelta(days=APPROX_DAY_TOLERANCE_DAYS)
 LINE_COLUMNS = ("source_line", "source_lines")
 # one-line text (order invariance needs one record per physical line)
 LINE_TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n"),
@@ -461,7 +469,8 @@ def test_dates_never_raise_anything_but_date_errors(text, precision):
 
 
 @HELPER_SETTINGS
-@given(st.dates(min_value=dt.date(1000, 1, 1), max_value=dt.date(9999, 12, 31)),
+@given(st.dates(min_value=EARLIEST_PLAUSIBLE_DATE + APPROX,
+                max_value=LATEST_PLAUSIBLE_DATE - APPROX),
        st.sampled_from(["day", "day_approx", "month", "quarter", "year"]))
 def test_dates_round_trip(day, precision):
     first = parse_partial_date(_render_date(day, precision), _precision(precision))

@@ -14,6 +14,10 @@ caller records it (never a guess beyond the form):
   Any other day with precision `quarter` is still an error.
 * an **empty precision** is the one the form states: `YYYY-MM-DD` day, `YYYY-MM` month, `YYYY`
   year, `Qn YYYY` quarter.
+
+Digits are ASCII only (a full-width `２０１７` is an error, not 2017), and a date must lie in
+``PLAUSIBLE_DATES``: year 0001 or 9999 is a placeholder or a typo, and passed on it breaks every
+duration (pandas cannot hold 9999-12-31 plus a day) and makes the build's ``as_of`` absurd.
 """
 
 from __future__ import annotations
@@ -33,16 +37,27 @@ PRECISION_ALIASES = {
     "year": "year",
 }
 QUARTER_END_MONTHS = (3, 6, 9, 12)
+# The dates a reported event can have: nothing censorlab studies (service blocks, user counts,
+# diplomatic contacts about the internet) predates the public web, and the build's as_of is the
+# newest date in the data, so a bound relative to it would let any far-future typo through;
+# the upper bound is fixed (a build is a function of its inputs, never of the clock) and far
+# enough ahead for announced future dates (a block "until" a date, a scheduled visit).
+EARLIEST_PLAUSIBLE_DATE = dt.date(1990, 1, 1)
+LATEST_PLAUSIBLE_DATE = dt.date(2099, 12, 31)
 _FORMS = {
-    "day": re.compile(r"^(\d{4})-(\d{2})-(\d{2})$"),
-    "month": re.compile(r"^(\d{4})-(\d{2})$"),
-    "year": re.compile(r"^(\d{4})$"),
-    "quarter_label": re.compile(r"^Q([1-4])\s+(\d{4})$"),
+    "day": re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})$"),
+    "month": re.compile(r"^([0-9]{4})-([0-9]{2})$"),
+    "year": re.compile(r"^([0-9]{4})$"),
+    "quarter_label": re.compile(r"^Q([1-4])\s+([0-9]{4})$"),
 }
 
 
 class DateParseError(ValueError):
     """A date string or precision is not in a declared form."""
+
+
+class ImplausibleDateError(DateParseError):
+    """A date in a declared form that lies outside the plausible dates."""
 
 
 @dataclass(frozen=True)
@@ -87,15 +102,20 @@ def normalise_precision(text: str | None) -> str | None:
     return PRECISION_ALIASES[key]
 
 
-def parse_partial_date(text: str, precision: str | None = None) -> PartialDate:
+def parse_partial_date(text: str, precision: str | None = None, *,
+                       earliest: dt.date = EARLIEST_PLAUSIBLE_DATE,
+                       latest: dt.date = LATEST_PLAUSIBLE_DATE) -> PartialDate:
     """Parse a date at its stated precision.
 
     Args:
         text: `YYYY-MM-DD`, `YYYY-MM`, `YYYY` or `Qn YYYY`.
         precision: Raw precision label; when None the form decides (an ISO form is explicit).
+        earliest: First plausible day (the date's interval must start on or after it).
+        latest: Last plausible day (the interval must end on or before it).
 
     Raises:
-        DateParseError: Unknown form, impossible date, or a precision the form contradicts.
+        DateParseError: Unknown form, impossible date, or a precision the form contradicts;
+            ImplausibleDateError (a subclass) when the date lies outside the plausible days.
 
     >>> parse_partial_date("2017-05", "month")
     PartialDate(precision='month', earliest=datetime.date(2017, 5, 1), latest=datetime.date(2017, 5, 31))
@@ -106,9 +126,18 @@ def parse_partial_date(text: str, precision: str | None = None) -> PartialDate:
     """  # noqa: E501
     text = text.strip()
     wanted = normalise_precision(precision)
-    parsed = _parse_form(text, wanted, precision)
+    parsed = _check_plausible(_parse_form(text, wanted, precision), text, earliest, latest)
     if wanted is None:
         return replace(parsed, repair=f"empty precision read from the form: {parsed.precision}")
+    return parsed
+
+
+def _check_plausible(parsed: PartialDate, text: str, earliest: dt.date,
+                     latest: dt.date) -> PartialDate:
+    """Return ``parsed`` when it lies within ``earliest``..``latest``, else raise saying why."""
+    if parsed.earliest < earliest or parsed.latest > latest:
+        raise ImplausibleDateError(f"{text[:40]!r} is outside the plausible dates {earliest} "
+                                   f"to {latest}")
     return parsed
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pandas as pd
 import pandera.errors
 
-from censorlab.cleaning.dates import DateParseError, parse_partial_date
+from censorlab.cleaning.dates import DateParseError, ImplausibleDateError, parse_partial_date
 from censorlab.core.rejects import make_rejects
 from censorlab.schema import TABLES, pandera_schema
 
@@ -195,16 +195,18 @@ def parse_dates(
     `day_approx`); the bounds go to `<prefix>earliest_date` and `<prefix>latest_date`.
 
     Rows whose date is not in a declared form, or whose precision contradicts the form, are
-    rejected with `type-error`; an empty optional date, or one written `ongoing` or
+    rejected with `type-error`, a date outside the plausible dates with `implausible-value`;
+    an empty optional date, or one written `ongoing` or
     `present`, stays null (for an end: ongoing as of the source). The two repairs of
     ``cleaning.dates`` -- a quarter named by its last day, an empty precision read from the
     date's form -- are noted per row (:func:`note_repairs`), and ``finish`` records them in the
     manifest.
     """
-    parsed, errors, repairs = [], [], []
+    parsed, errors, repairs, implausible = [], [], [], []
     for text, precision in zip(df[date_column], df[precision_column], strict=True):
         if not required and isinstance(text, str) and text.strip().casefold() in ONGOING_MARKERS:
             text = None  # `ongoing`/`present`: no end recorded, the same as an empty cell
+        implausible.append(False)
         if text is None:
             parsed.append(None)
             errors.append(None if not required else f"{date_column} is empty")
@@ -214,6 +216,7 @@ def parse_dates(
             parsed.append(parse_partial_date(text, precision))
             errors.append(None)
         except DateParseError as exc:
+            implausible[-1] = isinstance(exc, ImplausibleDateError)
             parsed.append(None)
             errors.append(f"{date_column}/{precision_column}: {exc}")
         repairs.append(f"{date_column}/{precision_column}: {parsed[-1].repair}"
@@ -228,5 +231,7 @@ def parse_dates(
     })
     missing = error_series.notna() & df[date_column].isna()
     out = mark_rejects(out, missing, "missing-cell", error_series)
+    out = mark_rejects(out, pd.Series(implausible, index=df.index), "implausible-value",
+                       error_series)
     return mark_rejects(out, error_series.notna(), "type-error", error_series)
 

@@ -8,7 +8,12 @@ Qualifiers (`over`, `more than`, `about`, `up to`, `+`) are kept as `at_least`, 
 `at_most`; a range keeps its lower bound with qualifier `range` and reports the upper bound.
 A comma followed by exactly three digits groups thousands (`1,200`); otherwise it is a decimal
 comma (`1,2 млрд`). Bare numbers take the column's unit (`mau_millions` -> millions). A result
-above the world's population is implausible and the caller rejects it.
+above the world's population is implausible, and one below a single user (`0.0000001` million)
+is below the resolution of a count of users: the caller rejects both, nothing is rounded to 0.
+
+Only ASCII digits are numbers (`٣٠٠` is not 300): every source writes its figures in ASCII, so
+other digits are a copy-paste or a hostile cell, never a figure. The grammar's patterns are
+possessive (no backtracking), so parsing takes time linear in the cell's length.
 """
 
 from __future__ import annotations
@@ -32,10 +37,14 @@ QUALIFIERS = (
     (("about", "around", "approximately", "approx.", "approx", "roughly", "~", "≈"), "approx"),
     (("up to", "nearly", "almost", "under", "less than", "<", "≤"), "at_most"),
 )
-_NUMBER = r"(\d[\d,.\s]*?)"
-_UNIT = r"\s*([^\d\s+\-–—]+)?"
-_SINGLE = re.compile(rf"^{_NUMBER}{_UNIT}\s*(\+)?$")
-_RANGE = re.compile(rf"^{_NUMBER}{_UNIT}\s*[-–—]\s*{_NUMBER}{_UNIT}$")
+MIN_PLAUSIBLE_USERS = 1  # a nonzero figure below one user is below a count's resolution
+# Digit groups joined by single separators (`1,200.5`, `1 200 000`), ASCII digits only; every
+# quantifier possessive, so a failed match never backtracks (linear time on any cell).
+_NUMBER = r"([0-9]++(?:[,.\s][0-9]++)*+)"
+_UNIT = r"\s*+([^\d\s+\-–—]++)?"
+_SINGLE = re.compile(rf"^{_NUMBER}{_UNIT}\s*+(\+)?$")
+_RANGE = re.compile(rf"^{_NUMBER}{_UNIT}\s*+[-–—]\s*+{_NUMBER}{_UNIT}$")
+MESSAGE_CHARS = 80  # characters of a cell quoted in an error message
 
 
 class CountParseError(ValueError):
@@ -54,16 +63,16 @@ class ParsedCount:
 
 def _to_decimal(text: str) -> Decimal:
     text = text.replace(" ", "").replace("\u00a0", "")
-    if re.fullmatch(r"\d{1,3}(,\d{3})+(\.\d+)?", text):
+    if re.fullmatch(r"[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?", text):
         text = text.replace(",", "")
-    elif re.fullmatch(r"\d+,\d{1,2}", text):
+    elif re.fullmatch(r"[0-9]+,[0-9]{1,2}", text):
         text = text.replace(",", ".")
     elif "," in text:
-        raise CountParseError(f"ambiguous separators in {text!r}")
+        raise CountParseError(f"ambiguous separators in {_quoted(text)}")
     try:
         return Decimal(text)
     except InvalidOperation as exc:
-        raise CountParseError(f"{text!r} is not a number") from exc
+        raise CountParseError(f"{_quoted(text)} is not a number") from exc
 
 
 def _multiplier(unit: str | None, default: int) -> int:
@@ -71,7 +80,7 @@ def _multiplier(unit: str | None, default: int) -> int:
         return default
     key = unit.strip().lower()
     if key not in UNITS:
-        raise CountParseError(f"unknown unit {unit!r}")
+        raise CountParseError(f"unknown unit {_quoted(unit)}")
     return UNITS[key]
 
 
@@ -84,7 +93,17 @@ def _split_qualifier(text: str) -> tuple[str, str | None]:
     return text, None
 
 
+def _quoted(text: str) -> str:
+    """The cell for an error message: its first MESSAGE_CHARS characters and its length."""
+    if len(text) <= MESSAGE_CHARS:
+        return repr(text)
+    return f"{text[:MESSAGE_CHARS]!r}... ({len(text)} characters)"
+
+
 def _checked(value: Decimal) -> int:
+    if 0 < value < MIN_PLAUSIBLE_USERS:
+        raise CountParseError(f"{value} users is below one user: a figure finer than a count "
+                              "of users can hold (never rounded to 0)")
     users = int(value.to_integral_value())
     if users > MAX_PLAUSIBLE_USERS:
         raise CountParseError(f"{users} users is more than the world's population")
@@ -116,7 +135,7 @@ def parse_user_count(text: str, default_multiplier: int = 1) -> ParsedCount:
         low = _checked(_to_decimal(low_num) * _multiplier(unit, default_multiplier))
         high = _checked(_to_decimal(high_num) * _multiplier(high_unit, default_multiplier))
         if high < low:
-            raise CountParseError(f"range {text!r} runs backwards")
+            raise CountParseError(f"range {_quoted(text)} runs backwards")
         return ParsedCount(low, "range", had_footnote, high)
     if match := _SINGLE.match(body):
         number, unit, plus = match.groups()
@@ -124,4 +143,4 @@ def parse_user_count(text: str, default_multiplier: int = 1) -> ParsedCount:
         if plus:
             qualifier = qualifier or "at_least"
         return ParsedCount(value, qualifier, had_footnote)
-    raise CountParseError(f"{text!r} is not a user count")
+    raise CountParseError(f"{_quoted(text)} is not a user count")

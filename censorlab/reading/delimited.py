@@ -6,7 +6,11 @@ does the parts that must be the same everywhere and must never guess:
 * bytes are decoded with the encoding the source declares, strictly; an undecodable byte stops
   the file with its byte offset and line. A UTF-8 or UTF-16 byte-order mark is honoured (the mark
   itself says how to decode) and recorded as a repair.
-* gzip input is decompressed whole; a cut stream stops the file.
+* gzip input is decompressed whole, within a budget (``lineblocks.decompression_budget``); a
+  cut stream, or one inflating past the budget (a gzip bomb), stops the file.
+* a physical line ends at a newline only, as ``sed -n`` counts: a carriage return that is not
+  part of a CRLF, outside quotes, is a ``constraint-error`` reject of its record (the csv
+  module would end a record there, and every later line number would disagree with the file).
 * every value stays a string; cleaning happens in the source module.
 * a header must hold each required column once; a duplicated name stops the file.
 * a row with more cells than the header is rejected as `extra-cell`, with fewer as
@@ -36,6 +40,7 @@ import pandas as pd
 
 from censorlab.core.rejects import concat_rejects, empty_rejects, make_rejects
 from censorlab.errors import RawFileError
+from censorlab.reading.lineblocks import decompression_budget
 
 logger = logging.getLogger(__name__)
 
@@ -83,15 +88,31 @@ def file_digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def decompress(path: Path, data: bytes) -> bytes:
-    """Return the file's content, gunzipped for `.gz`; a cut or corrupt stream is a file error."""
-    if path.suffix == ".gz":
-        try:
-            return gzip.decompress(data)
-        except (EOFError, OSError, zlib.error) as exc:
-            raise RawFileError(path, None, path.name, f"gzip stream is truncated or corrupt: "
-                               f"{exc}") from exc
-    return data
+def decompress(path: Path, data: bytes, budget: int | None = None) -> bytes:
+    """Return the file's content, gunzipped for `.gz`, reading at most ``budget`` bytes.
+
+    Args:
+        path: The file (its suffix says whether it is gzip).
+        data: Its bytes as stored.
+        budget: Most decompressed bytes (default ``lineblocks.decompression_budget``): a gzip
+            bomb stops after that much work instead of filling memory.
+
+    Raises:
+        RawFileError: A cut or corrupt stream, or one inflating past the budget.
+    """
+    if path.suffix != ".gz":
+        return data
+    budget = decompression_budget(len(data)) if budget is None else budget
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
+            content = stream.read(budget + 1)
+    except (EOFError, OSError, zlib.error) as exc:
+        raise RawFileError(path, None, path.name, f"gzip stream is truncated or corrupt: "
+                           f"{exc}") from exc
+    if len(content) > budget:
+        raise RawFileError(path, None, path.name, f"decompresses to more than its budget of "
+                           f"{budget} bytes (a gzip bomb?)")
+    return content
 
 
 def decode_strict(data: bytes, path: Path, encoding: str) -> tuple[str, list[str]]:
@@ -123,9 +144,10 @@ def decode_strict(data: bytes, path: Path, encoding: str) -> tuple[str, list[str
                            f"{exc.start}") from exc
 
 
-def _split_physical_lines(text: str) -> list[str]:
-    # Same splitting as the csv module's view of a newline="" stream.
-    return list(io.StringIO(text, newline=""))
+def split_physical_lines(text: str) -> list[str]:
+    """Split at newlines only (each line keeps its newline), as ``sed -n`` numbers lines."""
+    parts = text.split("\n")
+    return [part + "\n" for part in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
 
 
 def read_delimited(
@@ -140,6 +162,7 @@ def read_delimited(
     skip_lines: int = 0,
     name: str | None = None,
     max_field_chars: int = MAX_FIELD_CHARS,
+    budget: int | None = None,
 ) -> RawFile:
     """Read a delimited file strictly into string rows.
 
@@ -155,21 +178,23 @@ def read_delimited(
         skip_lines: Physical lines before the header or first row (kept in `preamble`).
         name: Name recorded in `source_file`; defaults to the file name.
         max_field_chars: Longest accepted cell; longer ones reject the row.
+        budget: Most decompressed bytes of a `.gz` (default: see :func:`decompress`).
 
     Raises:
-        RawFileError: On bad encoding, truncated gzip, bad header or an unterminated quote.
+        RawFileError: On bad encoding, truncated gzip or one inflating past its budget, bad
+            header or an unterminated quote.
     """
     path = Path(path)
     name = name or path.name
     stored = path.read_bytes()
-    text, repairs = decode_strict(decompress(path, stored), path, encoding)
-    lines = _split_physical_lines(text)
+    text, repairs = decode_strict(decompress(path, stored, budget), path, encoding)
+    lines = split_physical_lines(text)
     preamble = [ln.rstrip("\r\n") for ln in lines[:skip_lines]]
-    body = "".join(lines[skip_lines:])
 
     previous_limit = csv.field_size_limit(CSV_PARSER_FIELD_LIMIT)
     try:
-        records = _parse_records(body, path, delimiter, quoting, skip_lines)
+        records, stray_returns = _parse_records(lines, path, delimiter, quoting, skip_lines,
+                                                name, dataset)
     finally:
         csv.field_size_limit(previous_limit)
 
@@ -183,6 +208,7 @@ def read_delimited(
         _check_header(path, header_line, header, required_columns or ())
 
     kept, rejects = _split_by_shape(records, lines, header, name, dataset, max_field_chars)
+    rejects = concat_rejects([stray_returns, rejects])
     # object dtype on purpose: pandas' string dtype turns None into NaN, and cleaning
     # steps rely on None meaning "empty cell".
     rows = pd.DataFrame(kept, columns=[*header, *META_COLUMNS], dtype=object)
@@ -195,7 +221,7 @@ def read_delimited(
         header=header,
         rows=rows,
         rejects=rejects,
-        rows_read=len(records),
+        rows_read=len(records) + len(stray_returns),
         repairs=repairs,
         preamble=preamble,
         sha256=file_digest(stored),
@@ -203,12 +229,19 @@ def read_delimited(
 
 
 def _parse_records(
-    body: str, path: Path, delimiter: str, quoting: int, first_line_offset: int
-) -> list[tuple[int, list[str], int]]:
-    """Parse records as (start line, cells, end line); blank lines are skipped."""
-    reader = csv.reader(io.StringIO(body, newline=""), delimiter=delimiter, quoting=quoting,
+    lines: list[str], path: Path, delimiter: str, quoting: int, skip_lines: int, name: str,
+    dataset: str,
+) -> tuple[list[tuple[int, list[str], int]], pd.DataFrame]:
+    """Parse records as (start line, cells, end line); blank lines are skipped.
+
+    The csv module reads the physical lines one by one, so its line count is the file's.
+    A record holding a lone carriage return outside quotes is rejected (second value), not
+    parsed: the csv module refuses it, and the next line starts a fresh record.
+    """
+    reader = csv.reader(iter(lines[skip_lines:]), delimiter=delimiter, quoting=quoting,
                         strict=True)
     records = []
+    stray_returns: list[dict[str, object]] = []
     end = 0
     while True:
         start = end + 1
@@ -217,16 +250,28 @@ def _parse_records(
         except StopIteration:
             break
         except csv.Error as exc:
-            raise RawFileError(path, start + first_line_offset, "", f"malformed CSV record "
-                               f"(unbalanced quote?): {exc}") from exc
+            end = reader.line_num
+            text = "".join(lines[skip_lines + start - 1: skip_lines + end]).rstrip("\r\n")
+            if "new-line character seen in unquoted field" in str(exc):
+                stray_returns.append({
+                    "dataset": dataset, "source_file": name, "source_line": start + skip_lines,
+                    "stage": "read", "reason_code": "constraint-error",
+                    "detail": f"a carriage return not followed by a newline at character "
+                              f"{text.find(chr(13)) + 1}: a line break to some readers only",
+                    "raw_text": text})
+                continue
+            what = ("a field larger than the csv parser's limit"
+                    if "field larger than field limit" in str(exc) else "unbalanced quote?")
+            raise RawFileError(path, start + skip_lines, text[:80], f"malformed CSV record "
+                               f"({what}): {exc}") from exc
         end = reader.line_num
         if end - start + 1 > MAX_LINES_PER_RECORD:
-            raise RawFileError(path, start + first_line_offset, cells[0][:80] if cells else "",
+            raise RawFileError(path, start + skip_lines, cells[0][:80] if cells else "",
                                f"one record spans {end - start + 1} physical lines: an "
                                "unbalanced quote; rows no longer match lines after this point")
         if cells:
-            records.append((start + first_line_offset, cells, end + first_line_offset))
-    return records
+            records.append((start + skip_lines, cells, end + skip_lines))
+    return records, make_rejects(stray_returns)
 
 
 def _check_header(path: Path, line: int, header: list[str], required: Sequence[str]) -> None:

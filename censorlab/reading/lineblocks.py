@@ -5,6 +5,12 @@ inflates the file (ISA-L) into pooled buffers cut at line ends and finds the new
 so that several threads can parse blocks in parallel while the reader holds the GIL for almost
 nothing; :func:`map_in_order` runs the per-block work on a thread pool and hands results back in
 file order. ``censorlab.sources.ooni`` is the user; a source only supplies what a block means.
+
+Bounds, so that a hostile file costs bounded memory and time: a line longer than
+``max_line_bytes`` is never held whole -- its bytes are skipped up to its newline and it is
+handed on as a :class:`LongLine` (its number, length and first bytes) for the source to reject;
+and a file that inflates past its decompression budget (``decompression_budget``) stops with a
+RawFileError, as a gzip bomb must.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +33,64 @@ from censorlab.errors import RawFileError
 BLOCK_BYTES = 4 << 20  # decompressed bytes per block
 BLOCK_HEADROOM = 1 << 20  # pooled buffers also hold the partial line carried from the last block
 READ_CHUNK_BYTES = 64 << 10  # bytes asked of gunzip per call (see read_full)
+# The longest line read: OONI's probes cap each response body they keep, and no measurement
+# seen comes near this (parse.MAX_DOCUMENT_BYTES is the same bound for `.json` documents).
+MAX_LINE_BYTES = 64 << 20
+LONG_LINE_HEAD_BYTES = 200  # bytes of an over-long line kept to quote in its reject
+# gzip inflates text 3-20x (JSONL 10x, GDELT's CSV 7x here); a bomb inflates ~1,000x. A file
+# may inflate to MAX_INFLATION_RATIO times its stored size, and small files to at least
+# MIN_DECOMPRESSION_BUDGET, so a real file never meets the bound and a bomb stops early.
+MAX_INFLATION_RATIO = 100
+MIN_DECOMPRESSION_BUDGET = 256 << 20
+
+
+def decompression_budget(stored_bytes: int) -> int:
+    """Return how many decompressed bytes a file of ``stored_bytes`` may give when inflated."""
+    return max(MIN_DECOMPRESSION_BUDGET, MAX_INFLATION_RATIO * stored_bytes)
+
+
+@dataclass(frozen=True)
+class LongLine:
+    """A line longer than the reader's bound: skipped, not held; the source rejects it.
+
+    Attributes:
+        line: 1-based line number.
+        length: Its length in bytes (without the newline).
+        head: Its first LONG_LINE_HEAD_BYTES bytes, to quote in the reject.
+        limit: The bound it broke.
+    """
+
+    line: int
+    length: int
+    head: bytes
+    limit: int
+
+
+class BudgetedReader(io.RawIOBase):
+    """A decompressed stream that stops the file once it has given more than its budget.
+
+    Checked as bytes are handed out, so a gzip bomb is stopped after ``budget`` bytes of work,
+    never inflated whole.
+    """
+
+    def __init__(self, stream, budget: int, path: Path):
+        self._stream = stream
+        self._left = budget
+        self._budget = budget
+        self._path = path
+
+    def readable(self) -> bool:
+        """Say that this stream can be read."""
+        return True
+
+    def readinto(self, buffer) -> int:
+        """Read into ``buffer``; raise once the file has inflated past its budget."""
+        n = self._stream.readinto(buffer)
+        self._left -= n
+        if self._left < 0:
+            raise RawFileError(self._path, None, self._path.name, "decompresses to more than "
+                               f"its budget of {self._budget} bytes (a gzip bomb?)")
+        return n
 
 
 def find_newlines(data: bytes | bytearray) -> np.ndarray:
@@ -58,23 +123,26 @@ class HashingReader(io.RawIOBase):
 
 
 @contextmanager
-def open_decompressed(path: Path, digest=None) -> Iterator:
+def open_decompressed(path: Path, digest=None, budget: int | None = None) -> Iterator:
     """Open a raw file's decompressed bytes (a binary file object).
 
     ``.gz`` is inflated with ISA-L (python-isal): it reads the same gzip streams (several
     members included) about twice as fast as zlib -- measured here, 1.4 s instead of 2.8 s for
     2 GB of JSONL -- and releases the GIL while it works, so gunzip overlaps parsing.
-    ``digest``, when given, receives the file's bytes as stored (compressed).
+    ``digest``, when given, receives the file's bytes as stored (compressed). ``budget``: the
+    most decompressed bytes a ``.gz`` may give (default :func:`decompression_budget`).
 
     Raises:
-        RawFileError: The gzip stream is cut or corrupt (raised when reached).
+        RawFileError: The gzip stream is cut or corrupt, or inflates past its budget (raised
+            when reached).
     """
     try:
         with open(path, "rb") as handle:
             source = HashingReader(handle, digest) if digest is not None else handle
             if path.name.endswith(".gz"):
+                budget = decompression_budget(path.stat().st_size) if budget is None else budget
                 with igzip.IGzipFile(fileobj=source, mode="rb") as stream:
-                    yield stream
+                    yield BudgetedReader(stream, budget, path)
             else:
                 yield source
     except (OSError, EOFError) as exc:  # isal: EOFError when cut, OSError when corrupt
@@ -150,14 +218,16 @@ def prefetch(iterator: Iterator, depth: int = 2) -> Iterator:
 
 
 def iter_blocks(path: Path, block_bytes: int = BLOCK_BYTES,
-                ) -> Iterator[tuple[int, bytes | bytearray, bool]]:
+                ) -> Iterator[tuple[int, bytes | bytearray, bool] | LongLine]:
     """Yield ``(first_line, block, ends_with_newline)`` for whole-line blocks of a raw file.
+
+    A line longer than MAX_LINE_BYTES comes as a :class:`LongLine` between the blocks.
 
     Raises:
         RawFileError: The gzip stream is cut or corrupt.
     """
-    for first_line, block, newline, _ in iter_indexed_blocks(path, block_bytes):
-        yield first_line, block, newline
+    for item in iter_indexed_blocks(path, block_bytes):
+        yield item if isinstance(item, LongLine) else item[:3]
 
 
 class BlockBuffers:
@@ -192,9 +262,10 @@ class BlockBuffers:
 
 
 def iter_indexed_blocks(path: Path, block_bytes: int, digest=None,
-                         buffers: BlockBuffers | None = None,
+                         buffers: BlockBuffers | None = None, *,
+                         max_line_bytes: int = MAX_LINE_BYTES, budget: int | None = None,
                          ) -> Iterator[tuple[int, bytes | bytearray | memoryview, bool,
-                                             np.ndarray]]:
+                                             np.ndarray] | LongLine]:
     """:func:`iter_blocks` plus the offsets of the newlines in each block (found once).
 
     Gunzip writes straight into a buffer (after the partial line carried over from the
@@ -204,11 +275,17 @@ def iter_indexed_blocks(path: Path, block_bytes: int, digest=None,
     With ``buffers``, blocks are memoryviews of pooled buffers (see :class:`BlockBuffers`);
     without, each block is a new bytearray. Blocks of a few MB keep the working set in cache --
     measured here, 32 MB blocks cost 40 % more CPU in reading and 25 % more in parsing.
+
+    A line longer than ``max_line_bytes`` (at least ``block_bytes``) is skipped to its newline
+    and yielded as a :class:`LongLine`; ``budget`` bounds the decompressed bytes (see
+    :func:`open_decompressed`).
     """
+    if max_line_bytes < block_bytes:
+        raise ValueError(f"max_line_bytes {max_line_bytes} is below block_bytes {block_bytes}")
     rest = b""
     first_line = 1
     scratch = np.empty(block_bytes + BLOCK_HEADROOM, dtype=bool)
-    with open_decompressed(path, digest) as stream:
+    with open_decompressed(path, digest, budget) as stream:
         while True:
             wanted = len(rest) + block_bytes
             buffer = buffers.take(wanted) if buffers is not None else bytearray(wanted)
@@ -217,6 +294,14 @@ def iter_indexed_blocks(path: Path, block_bytes: int, digest=None,
             if not n:
                 break
             size = len(rest) + n
+            # only a block's first line can be longer than a block (it began in ``rest``)
+            first_end = buffer.find(b"\n", len(rest), size)
+            if first_end > max_line_bytes or (first_end < 0 and size > max_line_bytes):
+                long_line, rest = _skip_long_line(stream, buffer, size, first_end, first_line,
+                                                  max_line_bytes)
+                yield long_line
+                first_line += 1
+                continue
             cut = buffer.rfind(b"\n", 0, size)
             if cut < 0:  # a line longer than a block: keep reading
                 rest = bytes(buffer[:size])
@@ -236,6 +321,31 @@ def iter_indexed_blocks(path: Path, block_bytes: int, digest=None,
             first_line += len(offsets)
     if rest:
         yield first_line, rest, False, np.zeros(0, np.int64)
+
+
+def _skip_long_line(stream, buffer: bytearray, size: int, newline: int, line: int,
+                    limit: int) -> tuple[LongLine, bytes]:
+    """Read past an over-long line without holding it; return it and the bytes after it.
+
+    Args:
+        stream: The decompressed file, positioned after ``buffer[:size]``.
+        buffer: Holds the line's start at 0 (and, when ``newline`` >= 0, its end).
+        size: Bytes of ``buffer`` that hold data.
+        newline: Offset in ``buffer`` of the line's newline, or -1 when not read yet.
+        line: The line's number.
+        limit: The bound it broke.
+    """
+    head = bytes(buffer[:LONG_LINE_HEAD_BYTES])
+    if newline >= 0:
+        return LongLine(line, newline, head, limit), bytes(buffer[newline + 1: size])
+    length = size
+    chunk = bytearray(READ_CHUNK_BYTES)
+    while n := read_full(stream, memoryview(chunk)):
+        found = chunk.find(b"\n", 0, n)
+        if found >= 0:
+            return LongLine(line, length + found, head, limit), bytes(chunk[found + 1: n])
+        length += n
+    return LongLine(line, length, head, limit), b""
 
 
 def batched(items: Iterable, size: int) -> Iterator[list]:

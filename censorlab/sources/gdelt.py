@@ -62,6 +62,7 @@ from censorlab.cleaning import (
 from censorlab.core.provenance import Provenance
 from censorlab.errors import RawFileError
 from censorlab.reading.delimited import RawFile, file_digest, read_delimited
+from censorlab.reading.lineblocks import decompression_budget
 from censorlab.reference import Context
 from censorlab.schema import URL_PATTERN
 
@@ -140,6 +141,11 @@ def _read_zip(path: Path, name: str) -> RawFile:
             members = [m for m in archive.namelist() if not m.endswith("/")]
             if len(members) != 1:
                 raise RawFileError(path, None, members, "a GDELT zip holds exactly one CSV")
+            declared = archive.getinfo(members[0]).file_size  # zipfile reads no more
+            if declared > decompression_budget(len(stored)):
+                raise RawFileError(path, None, members[0], f"unzips to {declared} bytes, over "
+                                   f"its budget of {decompression_budget(len(stored))} bytes "
+                                   "(a zip bomb?)")
             data = archive.read(members[0])
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         raise RawFileError(path, None, path.name, f"zip archive is corrupt: {exc}") from exc
@@ -191,23 +197,23 @@ def read(path: Path, context: Context | None = None, name: str | None = None) ->
 
 def _reject_bad_numbers(df: pd.DataFrame) -> pd.DataFrame:
     ids = df["GLOBALEVENTID"].fillna("")
-    out = mark_rejects(df, ~ids.str.fullmatch(r"\d+"), "type-error",
+    out = mark_rejects(df, ~ids.str.fullmatch(r"[0-9]+"), "type-error",
                        "GLOBALEVENTID is not a number: " + ids)
     goldstein = pd.to_numeric(df["GoldsteinScale"], errors="coerce")
     out = mark_rejects(out, goldstein.isna() | ~goldstein.between(-10, 10), "type-error",
                        "GoldsteinScale is not a number in -10..10: "
                        + df["GoldsteinScale"].fillna(""))
     mentions = df["NumMentions"].fillna("")
-    out = mark_rejects(out, ~mentions.str.fullmatch(r"\d+"), "type-error",
+    out = mark_rejects(out, ~mentions.str.fullmatch(r"[0-9]+"), "type-error",
                        "NumMentions is not a count: " + mentions)
     return out.assign(goldstein_scale=goldstein,
-                      num_mentions=pd.to_numeric(mentions.where(mentions.str.fullmatch(r"\d+")),
+                      num_mentions=pd.to_numeric(mentions.where(mentions.str.fullmatch(r"[0-9]+")),
                                                  errors="coerce").astype("Int64"))
 
 
 def _parse_sqldates(df: pd.DataFrame) -> pd.DataFrame:
     text = df["SQLDATE"].fillna("")
-    parsed = pd.to_datetime(text.where(text.str.fullmatch(r"\d{8}")), format="%Y%m%d",
+    parsed = pd.to_datetime(text.where(text.str.fullmatch(r"[0-9]{8}")), format="%Y%m%d",
                             errors="coerce")
     out = df.assign(date=parsed, earliest_date=parsed, latest_date=parsed, date_precision="day")
     return mark_rejects(out, parsed.isna(), "type-error",

@@ -84,7 +84,8 @@ AXES = ("measurement_start_day", "probe_cc", "probe_asn", "test_name", "domain",
         "category_code")
 KNOWN_AXES_NOT_KEPT = ("blocking_type",)
 FILE_SUFFIXES = (".csv", ".csv.gz")
-BUCKET_PATTERN = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}):(\d{2}):(\d{2})(?:\.0+)?Z?)?$")
+BUCKET_PATTERN = re.compile(r"^([0-9]{4}-[0-9]{2}-[0-9]{2})"
+                            r"(?:[T ]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.0+)?Z?)?$")
 
 
 def read(path: Path, context: Context | None = None, name: str | None = None) -> RawFile:
@@ -112,7 +113,7 @@ def _parse_counts(df: pd.DataFrame, has_ok: bool) -> pd.DataFrame:
     out = df
     for column in COUNTERS if has_ok else REQUIRED_COUNTERS:
         text = out[column].fillna("")
-        ok = text.str.fullmatch(r"\d{1,18}")
+        ok = text.str.fullmatch(r"[0-9]{1,18}")
         out = mark_rejects(out, ~ok, "type-error",
                            f"{column} is not a non-negative integer: " + text)
         out = out.assign(**{column: pd.array([int(v) if good else None for v, good in
@@ -202,7 +203,7 @@ def _bucket_start(value: str | None, grain: str | None) -> tuple[pd.Timestamp | 
 
 def _parse_probe_ids(df: pd.DataFrame) -> pd.DataFrame:
     asn_text = df["probe_asn"].fillna("")
-    match = asn_text.str.extract(r"^(?:AS)?(\d{1,10})$", expand=False)
+    match = asn_text.str.extract(r"^(?:AS)?([0-9]{1,10})$", expand=False)
     bad_asn = df["probe_asn"].notna() & match.isna()
     out = df.assign(probe_asn=pd.array([int(m) if isinstance(m, str) else None for m in match],
                                        dtype="Int64"))

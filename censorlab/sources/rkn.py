@@ -90,9 +90,10 @@ TABLE = "rkn_decisions"
 FILE_SUFFIXES = (".csv",)
 COLUMNS = ("ips", "domains", "urls", "organisation", "decision_number", "decision_date")
 ENCODING = "windows-1251"
-UPDATED_PATTERN = re.compile(r"^Updated: (\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) ([+-]\d{4})$")
-DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
-PART_PATTERN = re.compile(r"^dump-(\d{2})\.csv$")
+UPDATED_PATTERN = re.compile(r"^Updated: ([0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}) "
+                             r"([+-][0-9]{4})$")
+DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+PART_PATTERN = re.compile(r"^dump-([0-9]{2})\.csv$")
 HOST_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?([^:/?#\\]*)")
 SCOPES = ("url", "domain", "ip")
 #: A true repeat of one entry (the same entry in the next snapshot) is kept once and counted

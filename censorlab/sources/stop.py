@@ -102,7 +102,9 @@ from censorlab.reading.delimited import (
     decompress,
     file_digest,
     read_delimited,
+    split_physical_lines,
 )
+from censorlab.reading.lineblocks import decompression_budget
 from censorlab.reference import Context
 from censorlab.schema import TABLES
 
@@ -165,20 +167,20 @@ SHEET_COLUMNS = ("source_sheet", "sheet_row")
 FLAG_VALUES = {"yes": True, "true": True, "no": False, "false": False, "unknown": None}
 STATUS_VALUES = {"ongoing": True, "ended": False, "unknown": None}
 END_READINGS = {"ongoing": "ongoing", "unknown": "unknown", "unkown": "unknown"}
-US_DATE = r"^\d{1,2}/\d{1,2}/\d{4}$"
+US_DATE = r"^[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}$"
 #: `26-Jan-2016`, `26-January-2016`: how the 2016+2017+2018 sheet displays its dates (cell
 #: formats d-mmm-yyyy, dd-mmmm-yyyy), so how its CSV export writes them; English month names.
-NAMED_MONTH_DATE = re.compile(r"^(\d{1,2})-([A-Za-z]{3,9})-(\d{4})$")
+NAMED_MONTH_DATE = re.compile(r"^([0-9]{1,2})-([A-Za-z]{3,9})-([0-9]{4})$")
 MONTH_NAMES = ("january", "february", "march", "april", "may", "june", "july", "august",
                "september", "october", "november", "december")  # not the locale's
 MONTHS = {**{n: i for i, n in enumerate(MONTH_NAMES, 1)},
           **{n[:3]: i for i, n in enumerate(MONTH_NAMES, 1)}}
-EXCEL_SERIAL = r"^\d{5}$"  # 10000..99999: 1927-05-18 .. 2173-10-14
+EXCEL_SERIAL = r"^[0-9]{5}$"  # 10000..99999: 1927-05-18 .. 2173-10-14
 EXCEL_EPOCH = dt.date(1899, 12, 30)  # 1900 date system, past Excel's phantom 1900-02-29
-DURATION_PATTERN = re.compile(r"^(\d+(?:\.\d+)?)\s*(hours?|hrs?|days?)$", re.IGNORECASE)
-NUMBER_PATTERN = re.compile(r"^\d+(?:\.\d+)?$")
+DURATION_PATTERN = re.compile(r"^([0-9]+(?:\.[0-9]+)?)\s*(hours?|hrs?|days?)$", re.IGNORECASE)
+NUMBER_PATTERN = re.compile(r"^[0-9]+(?:\.[0-9]+)?$")
 URL_FINDER = re.compile(r"https?://[^\s;]+")
-YEAR_FINDER = re.compile(r"(?<!\d)(\d{4})(?!\d)")
+YEAR_FINDER = re.compile(r"(?<![0-9])([0-9]{4})(?![0-9])")
 DEDUP_EXCLUDED = ("event_id", "source_file", "source_line", *SHEET_COLUMNS)
 #: The same row in two exports (identical content) is kept once and counted as merged.
 DEDUP_KEY = tuple(c for c in TABLES[TABLE].columns if c not in DEDUP_EXCLUDED)
@@ -242,7 +244,7 @@ def read(path: Path, context: Context | None = None, name: str | None = None) ->
 def _read_csv(path: Path, name: str) -> RawFile:
     """Find the header below any note rows, then read strictly with read_delimited."""
     text, _ = decode_strict(decompress(path, path.read_bytes()), path, "utf-8")
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(iter(split_physical_lines(text)))  # lines as read_delimited counts
     start, skipped, cells = 1, [], []
     for _ in range(MAX_NOTE_ROWS):
         try:
@@ -289,9 +291,25 @@ def _cell_text(value: object) -> str | None:
     return str(value)
 
 
+def _check_unzipped_size(path: Path, stored: bytes) -> None:
+    """Stop a workbook whose parts unzip past the decompression budget (a zip bomb).
+
+    The sizes the zip declares are what zipfile (and so openpyxl) will inflate at most.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(stored)) as archive:
+            declared = sum(info.file_size for info in archive.infolist())
+    except zipfile.BadZipFile as exc:
+        raise RawFileError(path, None, path.name, f"not a readable XLSX workbook: {exc}") from exc
+    if declared > (budget := decompression_budget(len(stored))):
+        raise RawFileError(path, None, path.name, f"unzips to {declared} bytes, over its "
+                           f"budget of {budget} bytes (a zip bomb?)")
+
+
 def _read_workbook(path: Path, name: str) -> RawFile:
     """Read every sheet of a STOP workbook; one RawFile, rows numbered through the sheets."""
     stored = path.read_bytes()
+    _check_unzipped_size(path, stored)
     try:
         values = openpyxl.load_workbook(io.BytesIO(stored), read_only=True, data_only=True)
         formulas = openpyxl.load_workbook(io.BytesIO(stored), read_only=True, data_only=False)
@@ -465,7 +483,7 @@ def _assign_report_years(df: pd.DataFrame) -> pd.DataFrame:
     def year_of(row: dict) -> tuple[int | None, str | None]:
         sheet_years = [int(y) for y in YEAR_FINDER.findall(row["source_sheet"] or "")]
         if row["year"] is not None:
-            if not re.fullmatch(r"\d{4}", row["year"]):
+            if not re.fullmatch(r"[0-9]{4}", row["year"]):
                 return None, f"year is not a four-digit year: {row['year']}"
             if sheet_years and int(row["year"]) not in sheet_years:
                 return None, (f"year {row['year']} is not a year of sheet "

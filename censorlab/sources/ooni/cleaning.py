@@ -2,8 +2,11 @@
 
 Known quirks (each handled, none silently):
 
-* ``probe_cc = "ZZ"`` / ``probe_asn = "AS0"``: the probe withheld its location (or ASN lookup
-  failed, OONI's 2020 ASN incident): ``withheld-probe``.
+* ``probe_cc = "ZZ"`` (or ``XX``) / ``probe_asn = "AS0"`` in any zero-padding (``AS00``,
+  ``AS0000000000``): the probe withheld its location (or ASN lookup failed, OONI's 2020 ASN
+  incident): ``withheld-probe``. Any other ``probe_cc`` must be an assigned ISO 3166-1 code
+  (or ``XK``, Kosovo): ``QQ`` and the other user-assigned codes are ``constraint-error``; an
+  ASN above 2**32 - 1 does not exist: ``implausible-value``.
 * ``test_keys`` null or absent: ``no-test-keys``; a test censorlab has no rule for:
   ``constraint-error``; a ``test_version`` that is not N.N.N: ``type-error``.
 * Timestamps are UTC strings ``YYYY-MM-DD HH:MM:SS`` without a zone; the date always comes from
@@ -33,6 +36,7 @@ import pyarrow.compute as pc
 
 from censorlab.cleaning import SourceResult, finish
 from censorlab.reference import Context
+from censorlab.reference.countries import ALPHA2_CODES
 from censorlab.sources.ooni.formats import (
     DATASET,
     SERVICE_BY_TEST,
@@ -136,20 +140,32 @@ def _reject_unsupported_tests(w: _Work) -> _Work:
                               w.table["test_name"]))
 
 
+WITHHELD_COUNTRY_CODES = ("ZZ", "XX")  # OONI's "unknown country"; XX in older probes
+WITHHELD_ASN_PATTERN = r"^AS0+$"  # AS0 however padded
+MAX_ASN = 2**32 - 1  # ASNs are 32-bit (RFC 6793)
+
+
 def _reject_withheld_probes(w: _Work) -> _Work:
-    mask = pc.or_(pc.equal(w.table["probe_cc"], "ZZ"), pc.equal(w.table["probe_asn"], "AS0"))
+    mask = pc.or_(pc.is_in(w.table["probe_cc"], pa.array(WITHHELD_COUNTRY_CODES)),
+                  pc.match_substring_regex(w.table["probe_asn"], WITHHELD_ASN_PATTERN))
     return w.reject(mask, "withheld-probe",
                     _describe("probe withheld: probe_cc, probe_asn = ", w.table["probe_cc"],
                               w.table["probe_asn"]))
 
 
 def _reject_malformed_probe_ids(w: _Work) -> _Work:
-    bad_cc = pc.invert(pc.match_substring_regex(w.table["probe_cc"], r"^[A-Z]{2}$"))
-    w = w.reject(bad_cc, "constraint-error", _describe("probe_cc is not ISO alpha-2: ",
+    bad_cc = pc.invert(pc.is_in(w.table["probe_cc"], pa.array(sorted(ALPHA2_CODES))))
+    w = w.reject(bad_cc, "constraint-error", _describe("probe_cc is not an assigned ISO "
+                                                        "3166-1 alpha-2 code: ",
                                                         w.table["probe_cc"]))
     bad_asn = pc.invert(pc.match_substring_regex(w.table["probe_asn"], r"^AS[0-9]{1,10}$"))
-    return w.reject(bad_asn, "type-error", _describe("probe_asn is not AS<number>: ",
-                                                     w.table["probe_asn"]))
+    w = w.reject(bad_asn, "type-error", _describe("probe_asn is not AS<number>: ",
+                                                  w.table["probe_asn"]))
+    digits = pc.if_else(pc.fill_null(bad_asn, True), "0",
+                        pc.utf8_slice_codeunits(w.table["probe_asn"], 2))
+    too_big = pc.greater(pc.cast(digits, pa.int64()), MAX_ASN)
+    return w.reject(too_big, "implausible-value", _describe(f"probe_asn is above {MAX_ASN}: ",
+                                                            w.table["probe_asn"]))
 
 
 def _parse_start_times(w: _Work) -> _Work:
