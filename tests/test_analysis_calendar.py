@@ -219,3 +219,21 @@ def test_placebo_calendar_is_seeded_and_keeps_count_and_spacing():
     draws = {tuple(draw_placebo_calendar(contacts, spans, np.random.default_rng(seed))
                    ["contact_date"]) for seed in range(20)}
     assert len(draws) > 10  # the shift is random, not fixed
+
+
+def test_required_complete_levels_widen_coverage_to_the_declared_subset():
+    coverage = pd.DataFrame(
+        {
+            "country_a": ["RU", "CN", "RU"],
+            "country_b": ["CN", "RU", "CN"],
+            "year": [2016, 2017, 2018],
+            "complete_levels": [["leader-visit"], ["leader-visit", "minister-visit"], []],
+        }
+    )
+    both = select_covered_spans(coverage, VISITS)
+    assert both.astype(str).values.tolist() == [["CN-RU", "2017-01-01", "2017-12-31"]]
+    leaders = select_covered_spans(coverage, VISITS, required_complete_levels=("leader-visit",))
+    assert leaders.astype(str).values.tolist() == [["CN-RU", "2016-01-01", "2017-12-31"]]
+    assert leaders.equals(select_covered_spans(coverage, ("leader-visit",)))
+    with pytest.raises(ValueError, match="subset of contact_levels"):
+        select_covered_spans(coverage, ("leader-visit",), required_complete_levels=VISITS)

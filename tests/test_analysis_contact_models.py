@@ -270,7 +270,8 @@ def test_lr_statistic_permutation_and_the_full_analysis_row(synthetic):
     with pytest.raises(ValueError, match="statistic"):
         run_permutation_test(units, events, coverage, statistic="wald", n_permutations=1)
     row = estimate_contact_effect(units, events, coverage, n_permutations=9, seed=3).iloc[0]
-    assert row["window"] == "since start" and row["contact_levels"] == "leader-visit;minister-visit"
+    assert row["window"] == "since start" and row["contact_levels"] == "leader-visit"
+    assert row["complete_levels"] == "leader-visit"
     assert row["unit_level"] == "service" and row["strata_column"] == "blocking_country"
     assert 0 < row["permutation_p"] <= 1 and row["hazard_ratio"] > 1
     skipped = estimate_contact_effect(units, events, coverage, n_permutations=0).iloc[0]

@@ -54,6 +54,7 @@ from censorlab.analysis.contact_calendar import (
     MAIN_CONTACT_LEVELS,
     contact_days_by_dyad,
     prepare_placebo_calendar,
+    resolve_required_levels,
     select_calendar_contacts,
 )
 from censorlab.analysis.covariates import DEFAULT_CONTACT_WINDOW_DAYS, flag_diplomatic_contact
@@ -455,6 +456,7 @@ def run_permutation_test(
     n_permutations: int = DEFAULT_PERMUTATIONS,
     seed: int = DEFAULT_SEED,
     landmark_day: int | None = None,
+    required_complete_levels: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Placebo-calendar permutation test of contact (scheme: module docstring).
 
@@ -472,13 +474,15 @@ def run_permutation_test(
         n_permutations: Number of placebo calendars B.
         seed: Seed of the generator.
         landmark_day: None for the time-varying model; L for the landmark design.
+        required_complete_levels: As in ``build_contact_intervals`` (placebo contacts move
+            inside the same covered days).
 
     Returns:
         One row: ``statistic, observed_statistic, permutation_p, placebo_mean_statistic,
         n_permutations, seed``.
     """
     _check_options(window_days, same_day)
-    spans = _prepare_spans(units, coverage, contact_levels)
+    spans = _prepare_spans(units, coverage, contact_levels, required_complete_levels)
     in_dyads = set(units["dyad"].dropna())
     contacts = select_calendar_contacts(diplomatic_events, contact_levels, compiled_by)
     contacts = contacts.loc[contacts["dyad"].isin(in_dyads)].reset_index(drop=True)
@@ -499,11 +503,19 @@ def run_permutation_test(
 
 
 def _describe_design(
-    units: pd.DataFrame, contact_levels, compiled_by, window_days, same_day, strata
+    units: pd.DataFrame,
+    contact_levels,
+    compiled_by,
+    window_days,
+    same_day,
+    strata,
+    required_complete_levels=None,
 ) -> dict:
+    required = resolve_required_levels(contact_levels, required_complete_levels)
     return {
         "unit_level": ";".join(sorted(units["level"].astype(str).unique())),
         "contact_levels": ";".join(contact_levels),
+        "complete_levels": ";".join(required),
         "compiled_by": ";".join(compiled_by),
         "window": "since start" if window_days is None else f"last {window_days} days",
         "same_day": same_day,
@@ -526,6 +538,7 @@ def estimate_contact_effect(
     seed: int = DEFAULT_SEED,
     statistic: str = "score",
     model: str = "main",
+    required_complete_levels: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """The whole time-varying analysis in one call: intervals, Cox fit, permutation test.
 
@@ -544,16 +557,33 @@ def estimate_contact_effect(
         seed: Seed of the permutation test.
         statistic: Permutation statistic, ``"score"`` or ``"lr"``.
         model: Label.
+        required_complete_levels: As in ``build_contact_intervals`` (``None``: every counted
+            level must be complete).
 
     Returns:
-        One row: the design (``unit_level, contact_levels, compiled_by, window, same_day,
-        strata_column``), ``RESULT_COLUMNS`` and the permutation columns.
+        One row: the design (``unit_level, contact_levels, complete_levels, compiled_by,
+        window, same_day, strata_column``), ``RESULT_COLUMNS`` and the permutation columns.
     """
     intervals = build_contact_intervals(
-        units, diplomatic_events, coverage, contact_levels, compiled_by, window_days, same_day
+        units,
+        diplomatic_events,
+        coverage,
+        contact_levels,
+        compiled_by,
+        window_days,
+        same_day,
+        required_complete_levels,
     )
     fit = fit_contact_cox(intervals, strata, ties, alpha, model)
-    design = _describe_design(units, contact_levels, compiled_by, window_days, same_day, strata)
+    design = _describe_design(
+        units,
+        contact_levels,
+        compiled_by,
+        window_days,
+        same_day,
+        strata,
+        required_complete_levels,
+    )
     permutation = _permutation_or_skip(
         n_permutations,
         statistic,
@@ -567,6 +597,7 @@ def estimate_contact_effect(
         same_day=same_day,
         strata=strata,
         ties=ties,
+        required_complete_levels=required_complete_levels,
     )
     return pd.concat([pd.DataFrame([design]), fit, permutation], axis=1)
 
@@ -602,6 +633,7 @@ def estimate_landmark_effect(
     seed: int = DEFAULT_SEED,
     statistic: str = "score",
     model: str | None = None,
+    required_complete_levels: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Landmark robustness check: contact on days 0..L among units still blocked after day L.
 
@@ -619,17 +651,30 @@ def estimate_landmark_effect(
         seed: Seed.
         statistic: ``"score"`` or ``"lr"``.
         model: Label (default ``"landmark day L"``).
+        required_complete_levels: As in ``build_contact_intervals``.
 
     Returns:
         One row shaped like :func:`estimate_contact_effect`'s.
     """
     label = model or f"landmark day {landmark_day}"
     data = build_landmark_data(
-        units, diplomatic_events, coverage, landmark_day, contact_levels, compiled_by
+        units,
+        diplomatic_events,
+        coverage,
+        landmark_day,
+        contact_levels,
+        compiled_by,
+        required_complete_levels,
     )
     fit = fit_contact_cox(data, strata, ties, alpha, label)
     design = _describe_design(
-        units, contact_levels, compiled_by, None, MAIN_SAME_DAY_ORDER, strata
+        units,
+        contact_levels,
+        compiled_by,
+        None,
+        MAIN_SAME_DAY_ORDER,
+        strata,
+        required_complete_levels,
     ) | {"window": f"days 0-{landmark_day}, fixed at the landmark"}
     permutation = _permutation_or_skip(
         n_permutations,
@@ -643,6 +688,7 @@ def estimate_landmark_effect(
         strata=strata,
         ties=ties,
         landmark_day=landmark_day,
+        required_complete_levels=required_complete_levels,
     )
     return pd.concat([pd.DataFrame([design]), fit, permutation], axis=1)
 
