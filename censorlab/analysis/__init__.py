@@ -33,7 +33,9 @@ from censorlab.analysis.contact_models import (
     estimate_landmark_effect,
     fit_contact_cox,
     fit_naive_contact_cox,
+    format_contact_result,
     run_permutation_test,
+    summarise_contact_strata,
 )
 from censorlab.analysis.covariates import (
     CONTACT_KINDS,
@@ -130,6 +132,7 @@ __all__ = [
     "fit_cox",
     "fit_cox_across_bounds",
     "fit_naive_contact_cox",
+    "format_contact_result",
     "flag_diplomatic_contact",
     "group_operator_home",
     "lookup_mau_at_start",
@@ -142,6 +145,7 @@ __all__ = [
     "select_covered_spans",
     "select_implemented_blocks",
     "split_at_risk_days",
+    "summarise_contact_strata",
     "summarise_duration_bounds",
     "summarise_end_status_sensitivity",
     "summarise_km",

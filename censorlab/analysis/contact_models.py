@@ -810,3 +810,115 @@ def fit_naive_contact_cox(
         columns=INTERVAL_COLUMNS,
     )
     return fit_contact_cox(rows, None, ties, alpha, "naive: pooled baseline flag")
+
+
+def summarise_contact_strata(intervals: pd.DataFrame, strata: str = DEFAULT_STRATA) -> pd.DataFrame:
+    """Per stratum: exposed and unexposed time and lifts, and the lifts that can inform the HR.
+
+    A stratified Cox model learns about contact only from lifts whose risk set (same stratum,
+    ``entry < t <= stop``) holds both an exposed and an unexposed unit. This table shows, per
+    stratum, whether any such lift exists; when none does anywhere, the HR is not estimable
+    and the table is the reason.
+
+    Args:
+        intervals: ``INTERVAL_COLUMNS`` rows.
+        strata: Stratum column.
+
+    Returns:
+        One row per stratum: ``n_units, n_exposed_units, unexposed_days, exposed_days,
+        n_lifts, n_exposed_lifts, n_informative_lifts`` (lifts with both values at risk),
+        sorted by informative lifts, exposed days and stratum.
+    """
+    days = intervals["stop_day"] - intervals["entry_day"]
+    contact = intervals["contact"].astype(bool)
+    event = intervals["event"].astype(bool)
+    entry = intervals["entry_day"].to_numpy(float)
+    stop = intervals["stop_day"].to_numpy(float)
+    informative = np.zeros(len(intervals), dtype=bool)
+    labels = intervals[strata].astype(str).to_numpy()
+    for position in np.flatnonzero(event.to_numpy()):
+        at_risk = (labels == labels[position]) & (entry < stop[position]) & (stop[position] <= stop)
+        values = contact.to_numpy()[at_risk]
+        informative[position] = values.any() and not values.all()
+    frame = intervals.assign(
+        exposed_days=days.where(contact, 0.0),
+        unexposed_days=days.where(~contact, 0.0),
+        exposed_unit=intervals["unit_id"].where(contact),
+        exposed_lift=event & contact,
+        informative_lift=informative,
+        stratum=labels,
+    )
+    return (
+        frame.groupby("stratum")
+        .agg(
+            n_units=("unit_id", "nunique"),
+            n_exposed_units=("exposed_unit", "nunique"),
+            unexposed_days=("unexposed_days", "sum"),
+            exposed_days=("exposed_days", "sum"),
+            n_lifts=("event", "sum"),
+            n_exposed_lifts=("exposed_lift", "sum"),
+            n_informative_lifts=("informative_lift", "sum"),
+        )
+        .rename_axis(strata)
+        .reset_index()
+        .sort_values(
+            ["n_informative_lifts", "exposed_days", strata], ascending=[False, False, True]
+        )
+        .reset_index(drop=True)
+    )
+
+
+def _format_ratio(value: float) -> str:
+    if np.isnan(value):
+        return "n/a"
+    if np.isinf(value):
+        return "inf"
+    return f"{value:.2f}"
+
+
+def format_contact_result(row: pd.Series | dict) -> str:
+    """One plain line for a result row of :func:`estimate_contact_effect` (or landmark).
+
+    Notebooks print this line for the main result and each sensitivity run, and tests compare
+    the stored line with a fresh one, so its wording lives in one place. When the HR cannot be
+    estimated the line says so and why instead of printing numbers that do not exist; under
+    separation it gives the profile bound and Firth instead of Wald.
+
+    Args:
+        row: One row with ``RESULT_COLUMNS`` and the permutation columns.
+
+    Returns:
+        ``"<model>: <estimate>; <counts>; permutation p = ... (B = ...)"``.
+    """
+    counts = (
+        f"{int(row['n_units'])} units ({int(row['n_exposed_units'])} exposed), "
+        f"{int(row['n_events'])} lifts ({int(row['n_exposed_events'])} exposed)"
+    )
+    separation = row["separation"]
+    if separation == NOT_ESTIMABLE:
+        estimate = "HR not estimable (no lift has an exposed and an unexposed unit at risk" + (
+            " in its stratum)" if row.get("strata_column", "none") != "none" else ")"
+        )
+    elif separation in (SEPARATION_POSITIVE, SEPARATION_NEGATIVE):
+        estimate = (
+            f"HR {_format_ratio(row['hazard_ratio'])} (separation: {separation}; profile 95% CI "
+            f"{_format_ratio(row['profile_ci_low'])}-{_format_ratio(row['profile_ci_high'])}), "
+            f"Firth HR {_format_ratio(row['firth_hazard_ratio'])} "
+            f"({_format_ratio(row['firth_ci_low'])}-{_format_ratio(row['firth_ci_high'])}), "
+            f"LR p = {row['lr_p']:.3f}"
+        )
+    else:
+        estimate = (
+            f"HR {_format_ratio(row['hazard_ratio'])} (profile 95% CI "
+            f"{_format_ratio(row['profile_ci_low'])}-{_format_ratio(row['profile_ci_high'])}; "
+            f"Wald {_format_ratio(row['wald_ci_low'])}-{_format_ratio(row['wald_ci_high'])}, "
+            f"p = {row['wald_p']:.3f}), LR p = {row['lr_p']:.3f}, Firth HR "
+            f"{_format_ratio(row['firth_hazard_ratio'])} "
+            f"({_format_ratio(row['firth_ci_low'])}-{_format_ratio(row['firth_ci_high'])})"
+        )
+    permutation = (
+        "no permutation test"
+        if int(row["n_permutations"]) == 0
+        else f"permutation p = {row['permutation_p']:.3f} (B = {int(row['n_permutations'])})"
+    )
+    return f"{row['model']}: {estimate}; {counts}; {permutation}"
