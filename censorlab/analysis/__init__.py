@@ -24,6 +24,7 @@ from censorlab.analysis.contact_calendar import (
     draw_placebo_calendar,
     select_calendar_contacts,
     select_covered_spans,
+    tabulate_coverage,
 )
 from censorlab.analysis.contact_models import (
     bootstrap_contact_cox,
@@ -151,4 +152,5 @@ __all__ = [
     "summarise_km",
     "summarise_km_across_bounds",
     "summarise_mau_by_period",
+    "tabulate_coverage",
 ]

@@ -591,3 +591,36 @@ def draw_placebo_calendar(
     """
     calendar = prepare_placebo_calendar(contacts, spans)
     return _calendar_frame(calendar, calendar.draw_shifts(rng))
+
+
+NOT_COMPLETE_LABEL = "swept, no level complete"
+
+
+def tabulate_coverage(coverage: pd.DataFrame) -> pd.DataFrame:
+    """One row per swept unordered dyad-year with the levels certified complete, as a label.
+
+    The coverage heat map and its counts read this table; pooling the two orders of a dyad the
+    same way as :func:`select_covered_spans` keeps the picture and the analysis in step.
+
+    Args:
+        coverage: The curated ``diplomatic_coverage`` table.
+
+    Returns:
+        ``dyad, year, complete_levels`` (sorted tuple) and ``coverage_label`` (the levels
+        joined with ``" + "``, or ``"swept, no level complete"``), sorted by dyad and year.
+        Dyad-years that were never swept have no row.
+    """
+    keyed = add_dyad_key(coverage, "country_a", "country_b").dropna(subset=["dyad"])
+    pooled = (
+        keyed.assign(levels=keyed["complete_levels"].map(_level_set))
+        .groupby(["dyad", "year"])["levels"]
+        .agg(lambda sets: tuple(sorted(frozenset().union(*sets))))
+        .rename("complete_levels")
+        .reset_index()
+    )
+    labels = pooled["complete_levels"].map(lambda levels: " + ".join(levels) or NOT_COMPLETE_LABEL)
+    return (
+        pooled.assign(year=pooled["year"].astype(int), coverage_label=labels)
+        .sort_values(["dyad", "year"])
+        .reset_index(drop=True)
+    )
