@@ -776,8 +776,9 @@ def fit_naive_contact_cox(
     One row per service block, contact = any ``CONTACT_KINDS`` event of the dyad (whatever
     ``compiled_by``) within ``window_days`` *after* the start, fixed at baseline, no strata.
     It uses events after the lift and the block-linked calendar; it is here only so a notebook
-    can show what the naive design says next to the main one. ``ties="breslow"`` with the
-    ``as_of_contrast`` durations reproduces notebook 03's published numbers.
+    can show what the naive design says next to the main one. With ``ties="breslow"`` and the
+    ``as_of_contrast`` durations it is the fit the old notebook 03 published (HR 0.41 on the
+    register of its time).
 
     Args:
         durations: Output of ``compute_block_durations`` (service rows).
