@@ -10,7 +10,9 @@ frames so notebooks can print, plot and test them. The design of the contact ana
 2. :func:`build_contact_intervals` / :func:`explain_sample` (start-stop rows on covered time);
 3. :func:`estimate_contact_effect` (stratified time-varying Cox, LR, profile, Firth,
    placebo-calendar permutation), with :func:`estimate_landmark_effect`,
-   :func:`bootstrap_contact_cox` and the labelled contrast :func:`fit_naive_contact_cox`.
+   :func:`bootstrap_contact_cox` and the labelled contrast :func:`fit_naive_contact_cox`;
+   :func:`summarise_contact_strata` and :func:`format_contact_result` say why a result is or
+   is not estimable, in one line.
 """
 
 from censorlab.analysis.contact_calendar import (

@@ -31,6 +31,12 @@ Inference, all in one tidy row per model (:func:`fit_contact_cox`, ``RESULT_COLU
   locally most powerful test; ``statistic="lr"`` uses the LR statistic instead. Seeded; B is
   the caller's.
 
+When no lift of any stratum has both contact values in its risk set the HR is **not
+estimable** (``separation == "no variation"``): :func:`summarise_contact_strata` shows, per
+stratum, the exposed and unexposed time and lifts that make it so, and
+:func:`format_contact_result` words every result row in one line ("not estimable" included) so
+notebooks and their tests print the same sentence.
+
 Robustness and contrasts: :func:`estimate_landmark_effect` (contact in days 0-30 among units
 still blocked at day 30, outcome after it), :func:`bootstrap_contact_cox` (cluster bootstrap by
 decision, for the service-level sensitivity run) and :func:`fit_naive_contact_cox` (today's
