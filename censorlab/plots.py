@@ -20,7 +20,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
 from censorlab.paths import FIGURES_DIR
@@ -341,3 +343,59 @@ def save_figure(fig: Figure, name: str, figures_dir: Path | str | None = None) -
         written.append(path)
     logger.info("Saved figure %s", ", ".join(str(path) for path in written))
     return written
+
+
+def plot_coverage_heatmap(
+    data: pd.DataFrame,
+    x: str = "year",
+    y: str = "dyad",
+    hue: str = "coverage_label",
+    ax: Axes | None = None,
+) -> Axes:
+    """Draw a dyad x year grid coloured by which contact levels a sweep certified complete.
+
+    Cells never swept stay blank, so "not swept" and "swept, nothing complete" look different:
+    the first is no information about coverage, the second is a recorded gap.
+
+    Args:
+        data: Output of ``censorlab.analysis.contact_calendar.tabulate_coverage``.
+        x: Column of years.
+        y: Column of dyad labels (one row of the grid each).
+        hue: Column of category labels (one colour each, in sorted order).
+        ax: Axes to draw on.
+
+    Returns:
+        The Axes.
+    """
+    ax = _get_ax(ax)
+    labels = sorted(data[hue].unique())
+    codes = {label: code for code, label in enumerate(labels)}
+    years = np.arange(int(data[x].min()), int(data[x].max()) + 1)
+    dyads = sorted(data[y].unique(), reverse=True)
+    grid = np.full((len(dyads), len(years)), np.nan)
+    rows = {dyad: index for index, dyad in enumerate(dyads)}
+    for dyad, year, label in zip(data[y], data[x], data[hue], strict=True):
+        grid[rows[dyad], int(year) - years[0]] = codes[label]
+    colours = _hue_colours(labels)
+    cmap = ListedColormap([colours[label] for label in labels])
+    ax.imshow(
+        grid,
+        aspect="auto",
+        interpolation="nearest",
+        cmap=cmap,
+        vmin=-0.5,
+        vmax=len(labels) - 0.5,
+        extent=(years[0] - 0.5, years[-1] + 0.5, -0.5, len(dyads) - 0.5),
+        origin="lower",
+    )
+    ax.set_yticks(range(len(dyads)), dyads)
+    ax.set_xticks(years[:: max(1, len(years) // 9)])
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    ax.legend(
+        handles=[Patch(color=colours[label], label=label) for label in labels],
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1),
+        frameon=False,
+    )
+    return ax

@@ -219,3 +219,65 @@ def test_placebo_calendar_is_seeded_and_keeps_count_and_spacing():
     draws = {tuple(draw_placebo_calendar(contacts, spans, np.random.default_rng(seed))
                    ["contact_date"]) for seed in range(20)}
     assert len(draws) > 10  # the shift is random, not fixed
+
+
+def test_required_complete_levels_widen_coverage_to_the_declared_subset():
+    coverage = pd.DataFrame(
+        {
+            "country_a": ["RU", "CN", "RU"],
+            "country_b": ["CN", "RU", "CN"],
+            "year": [2016, 2017, 2018],
+            "complete_levels": [["leader-visit"], ["leader-visit", "minister-visit"], []],
+        }
+    )
+    both = select_covered_spans(coverage, VISITS)
+    assert both.astype(str).values.tolist() == [["CN-RU", "2017-01-01", "2017-12-31"]]
+    leaders = select_covered_spans(coverage, VISITS, required_complete_levels=("leader-visit",))
+    assert leaders.astype(str).values.tolist() == [["CN-RU", "2016-01-01", "2017-12-31"]]
+    assert leaders.equals(select_covered_spans(coverage, ("leader-visit",)))
+    with pytest.raises(ValueError, match="subset of contact_levels"):
+        select_covered_spans(coverage, ("leader-visit",), required_complete_levels=VISITS)
+
+
+def test_coverage_table_pools_both_orders_and_labels_what_is_complete():
+    from censorlab.analysis.contact_calendar import tabulate_coverage
+
+    coverage = pd.DataFrame(
+        {
+            "country_a": ["TR", "US", "RU"],
+            "country_b": ["US", "TR", "CN"],
+            "year": [2016, 2016, 2017],
+            "complete_levels": [["leader-visit"], "minister-visit", []],
+        }
+    )
+    table = tabulate_coverage(coverage)
+    assert table[["dyad", "year", "coverage_label"]].values.tolist() == [
+        ["CN-RU", 2017, "swept, no level complete"],
+        ["TR-US", 2016, "leader-visit + minister-visit"],
+    ]
+
+
+def test_coverage_heatmap_leaves_unswept_cells_blank():
+    import matplotlib.pyplot as plt
+
+    from censorlab.analysis.contact_calendar import tabulate_coverage
+    from censorlab.plots import plot_coverage_heatmap
+
+    coverage = pd.DataFrame(
+        {
+            "country_a": ["TR", "TR", "RU"],
+            "country_b": ["US", "US", "CN"],
+            "year": [2015, 2017, 2017],
+            "complete_levels": [["leader-visit"], ["leader-visit"], []],
+        }
+    )
+    fig, ax = plt.subplots()
+    plot_coverage_heatmap(data=tabulate_coverage(coverage), ax=ax)
+    grid = ax.images[0].get_array()
+    assert grid.shape == (2, 3)  # two dyads x 2015-2017
+    # row 0 is the bottom row (dyads read alphabetically from the top): TR-US, 2016 unswept
+    assert grid.mask.tolist() == [[False, True, False], [True, True, False]]
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == [
+        "leader-visit", "swept, no level complete"
+    ]
+    plt.close(fig)

@@ -21,7 +21,9 @@ from censorlab.analysis.contact_models import (
     estimate_landmark_effect,
     fit_contact_cox,
     fit_naive_contact_cox,
+    format_contact_result,
     run_permutation_test,
+    summarise_contact_strata,
 )
 from censorlab.analysis.covariates import flag_diplomatic_contact
 from censorlab.analysis.decisions import build_analysis_units
@@ -270,7 +272,8 @@ def test_lr_statistic_permutation_and_the_full_analysis_row(synthetic):
     with pytest.raises(ValueError, match="statistic"):
         run_permutation_test(units, events, coverage, statistic="wald", n_permutations=1)
     row = estimate_contact_effect(units, events, coverage, n_permutations=9, seed=3).iloc[0]
-    assert row["window"] == "since start" and row["contact_levels"] == "leader-visit;minister-visit"
+    assert row["window"] == "since start" and row["contact_levels"] == "leader-visit"
+    assert row["complete_levels"] == "leader-visit"
     assert row["unit_level"] == "service" and row["strata_column"] == "blocking_country"
     assert 0 < row["permutation_p"] <= 1 and row["hazard_ratio"] > 1
     skipped = estimate_contact_effect(units, events, coverage, n_permutations=0).iloc[0]
@@ -331,3 +334,45 @@ def test_an_empty_sample_gives_a_row_of_missing_estimates_not_an_error():
     row = estimate_contact_effect(units, events, coverage.iloc[0:0], n_permutations=3).iloc[0]
     assert row["n_units"] == 0 and np.isnan(row["hazard_ratio"])
     assert row["separation"] == "no variation" and row["permutation_p"] == 1.0
+
+
+def _toy_rows():
+    # Stratum A: u1 exposed from day 2 and lifted on day 5 while u2 (unexposed) is at risk.
+    # Stratum B: u3 exposed, u4 unexposed, but u4 lifts on day 1 before u3 enters.
+    return pd.DataFrame(
+        [
+            ("u1", "d1", "A", "x", -0.5, 1.5, False, False),
+            ("u1", "d1", "A", "x", 1.5, 5.0, True, True),
+            ("u2", "d2", "A", "x", -0.5, 9.0, False, False),
+            ("u3", "d3", "B", "x", 2.5, 6.0, False, True),
+            ("u4", "d4", "B", "x", -0.5, 1.0, True, False),
+        ],
+        columns=["unit_id", "decision_id", "blocking_country", "dyad", "entry_day", "stop_day",
+                 "event", "contact"],
+    )
+
+
+def test_strata_summary_counts_exposed_time_and_informative_lifts():
+    table = summarise_contact_strata(_toy_rows()).set_index("blocking_country")
+    assert table.loc["A"].tolist() == [2, 1, 11.5, 3.5, 1, 1, 1]
+    assert table.loc["B"].tolist() == [2, 1, 1.5, 3.5, 1, 0, 0]
+    only_b = _toy_rows().query("blocking_country == 'B'")
+    assert fit_contact_cox(only_b)["separation"].iloc[0] == "no variation"
+
+
+def test_result_line_says_not_estimable_instead_of_printing_numbers():
+    only_b = _toy_rows().query("blocking_country == 'B'")
+    row = fit_contact_cox(only_b, model="toy").iloc[0].to_dict() | {
+        "n_permutations": 0, "permutation_p": np.nan, "strata_column": "blocking_country"
+    }
+    line = format_contact_result(row)
+    assert line == (
+        "toy: HR not estimable (no lift has an exposed and an unexposed unit at risk in its "
+        "stratum); 2 units (1 exposed), 1 lifts (0 exposed); no permutation test"
+    )
+    estimable = fit_contact_cox(_toy_rows(), model="toy").iloc[0].to_dict() | {
+        "n_permutations": 9, "permutation_p": 0.5
+    }
+    assert estimable["separation"] == "positive"  # the one exposed lift outranks its risk set
+    assert "separation: positive" in format_contact_result(estimable)
+    assert format_contact_result(estimable).endswith("permutation p = 0.500 (B = 9)")

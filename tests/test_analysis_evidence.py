@@ -233,3 +233,20 @@ def test_plot_blocked_share_returns_axes():
     assert out is ax
     assert len(ax.lines) >= 3  # series + onset + lift
     plt.close(fig)
+
+
+def test_an_open_block_is_judged_only_up_to_its_last_confirmation():
+    panel = daily_panel(_step())  # onset 2018-04-21, lift 2018-05-11
+    changes = detect_changes(panel)
+    blocks = pd.DataFrame(
+        [
+            _block("RU-T-OPEN", "RU", "telegram", "2018-04-21"),
+            _block("RU-T-CONFIRMED", "RU", "telegram", "2018-04-21"),
+            _block("RU-T-STALE", "RU", "telegram", "2016-01-01"),
+        ]
+    ).assign(last_confirmed_date=[pd.NaT, pd.Timestamp("2018-04-25"), pd.Timestamp("2016-02-01")])
+    evidence = corroborate(blocks, panel, changes, tolerance_days=7)
+    assert evidence["status"].tolist() == ["onset-only", "confirmed", "no coverage"]
+    assert evidence.loc[1, "reason"] == (
+        "onset measured; still blocked at the last confirmation (2018-04-25)"
+    )

@@ -288,3 +288,39 @@ def test_half_day_split_agrees_with_lifelines_where_the_naive_split_does_not():
     trapped = PHReg(naive["stop_day"], naive[["contact"]].astype(float), status=naive["event"],
                     entry=naive["entry_day"], ties="efron").fit()
     assert abs(trapped.params[0] - ours["coef"]) > 0.05
+
+
+def test_levels_counted_as_found_count_a_contact_only_where_the_required_level_is_complete():
+    # RU-CN 2017 is complete for leader visits only (as every swept dyad-year is today).
+    coverage = make_coverage([("RU", "CN", 2017)], levels=("leader-visit",))
+    events = make_events([("2017-05-07", "RU", "CN", "minister-visit")])
+    units = units_of(WECHAT)
+    # Requiring every counted level complete: minister visits never are, so no covered day.
+    assert build_contact_intervals(units, events, coverage, VISITS).empty
+    assert explain_sample(units, coverage, VISITS)["reason"].iloc[0] == iv.REASON_DYAD_NOT_COVERED
+    # Leader visits alone: covered, and the minister's visit is not a contact.
+    leaders = build_contact_intervals(units, events, coverage, ("leader-visit",))
+    assert leaders[["entry_day", "stop_day", "event", "contact"]].values.tolist() == [
+        [-0.5, 7.0, True, False]
+    ]
+    # Both counted, leader visits required: covered, and the visit on day 3 exposes the lift.
+    found = build_contact_intervals(
+        units, events, coverage, VISITS, required_complete_levels=("leader-visit",)
+    )
+    assert found[["entry_day", "stop_day", "event", "contact"]].values.tolist() == [
+        [-0.5, 3.5, False, False], [3.5, 7.0, True, True]
+    ]
+    sample = explain_sample(units, coverage, VISITS, required_complete_levels=("leader-visit",))
+    assert bool(sample["in_sample"].iloc[0])
+    landmark = build_landmark_data(
+        units, events, coverage, 5, VISITS, required_complete_levels=("leader-visit",)
+    )
+    assert landmark["contact"].tolist() == [True]
+
+
+def test_required_complete_levels_must_be_counted_levels():
+    with pytest.raises(ValueError, match="subset of contact_levels"):
+        build_contact_intervals(units_of(WECHAT), make_events([]), RU_CN_2017, ("leader-visit",),
+                                required_complete_levels=("minister-visit",))
+    with pytest.raises(ValueError, match="subset of contact_levels"):
+        explain_sample(units_of(WECHAT), RU_CN_2017, VISITS, required_complete_levels=())

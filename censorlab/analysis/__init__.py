@@ -10,7 +10,9 @@ frames so notebooks can print, plot and test them. The design of the contact ana
 2. :func:`build_contact_intervals` / :func:`explain_sample` (start-stop rows on covered time);
 3. :func:`estimate_contact_effect` (stratified time-varying Cox, LR, profile, Firth,
    placebo-calendar permutation), with :func:`estimate_landmark_effect`,
-   :func:`bootstrap_contact_cox` and the labelled contrast :func:`fit_naive_contact_cox`.
+   :func:`bootstrap_contact_cox` and the labelled contrast :func:`fit_naive_contact_cox`;
+   :func:`summarise_contact_strata` and :func:`format_contact_result` say why a result is or
+   is not estimable, in one line.
 """
 
 from censorlab.analysis.contact_calendar import (
@@ -18,11 +20,13 @@ from censorlab.analysis.contact_calendar import (
     LEADER_CONTACT_LEVELS,
     MAIN_COMPILED_BY,
     MAIN_CONTACT_LEVELS,
+    MINISTER_CONTACT_LEVELS,
     build_gdelt_contact_calendar,
     build_gdelt_coverage,
     draw_placebo_calendar,
     select_calendar_contacts,
     select_covered_spans,
+    tabulate_coverage,
 )
 from censorlab.analysis.contact_models import (
     bootstrap_contact_cox,
@@ -32,7 +36,9 @@ from censorlab.analysis.contact_models import (
     estimate_landmark_effect,
     fit_contact_cox,
     fit_naive_contact_cox,
+    format_contact_result,
     run_permutation_test,
+    summarise_contact_strata,
 )
 from censorlab.analysis.covariates import (
     CONTACT_KINDS,
@@ -97,6 +103,7 @@ __all__ = [
     "MAIN_CONTACT_LEVELS",
     "MAIN_SAME_DAY_ORDER",
     "MAIN_WINDOW_DAYS",
+    "MINISTER_CONTACT_LEVELS",
     "add_block_covariates",
     "add_log_global_mau",
     "add_metric_kind",
@@ -128,6 +135,7 @@ __all__ = [
     "fit_cox",
     "fit_cox_across_bounds",
     "fit_naive_contact_cox",
+    "format_contact_result",
     "flag_diplomatic_contact",
     "group_operator_home",
     "lookup_mau_at_start",
@@ -140,9 +148,11 @@ __all__ = [
     "select_covered_spans",
     "select_implemented_blocks",
     "split_at_risk_days",
+    "summarise_contact_strata",
     "summarise_duration_bounds",
     "summarise_end_status_sensitivity",
     "summarise_km",
     "summarise_km_across_bounds",
     "summarise_mau_by_period",
+    "tabulate_coverage",
 ]

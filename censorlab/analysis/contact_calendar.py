@@ -19,12 +19,21 @@ A contact calendar is two frames, and the models take both:
   contiguous spans. Outside them, "no contact" is not an observation, and the models leave that
   time out (see :mod:`censorlab.analysis.intervals`).
 
-**Main contact levels** (``MAIN_CONTACT_LEVELS``): leader visits and foreign-minister visits,
-in either direction. They are declared before any result because they are the levels that
-systematic lists can certify complete (the U.S. Office of the Historian's "Travels of the
-President", "Visits by Foreign Leaders" and "Travels of the Secretary of State"; leaders' trip
-lists elsewhere). Calls, third-country meetings, agreements and dialogues enter the
-sensitivity run ``ALL_CONTACT_LEVELS``, on the fewer dyad-years complete for all of them.
+**Main contact levels** (``MAIN_CONTACT_LEVELS``): leader visits, in either direction: the one
+level that a systematic list certifies complete in the coverage table (the U.S. Office of the
+Historian's "Travels of the President" and "Visits by Foreign Leaders"; US dyads 2009-2016 and
+2021-2024). Foreign-minister visits were declared too until 2026-12-02, but the coverage table
+never marks ``minister-visit`` complete (only the Secretary of State's trips are listed, not the
+other minister's visits to the US), so requiring both left no covered day at all; the change
+follows from which sweeps could be certified, not from any result (``docs/design.md``).
+``MINISTER_CONTACT_LEVELS`` (leader and minister visits) and ``ALL_CONTACT_LEVELS`` are
+sensitivity runs.
+
+**Levels counted as found** (``required_complete_levels``): a sensitivity run can count the
+contacts of more levels than it requires to be complete, e.g. every level, on the dyad-years
+complete for leader visits only. Such a run reads "not found" as "did not happen" for the
+extra levels, which is exactly the reading the main analysis refuses; it shows what the extra
+rows would change, not an estimate on complete data.
 
 **GDELT route** (:func:`build_gdelt_contact_calendar`, :func:`build_gdelt_coverage`): for
 users who downloaded GDELT exports, a machine-coded calendar in the same shape. A dyad-day is a
@@ -64,7 +73,8 @@ from censorlab.analysis.vocabulary import (
 
 logger = logging.getLogger(__name__)
 
-MAIN_CONTACT_LEVELS = ("leader-visit", "minister-visit")
+MAIN_CONTACT_LEVELS = ("leader-visit",)
+MINISTER_CONTACT_LEVELS = ("leader-visit", "minister-visit")
 ALL_CONTACT_LEVELS = tuple(CONTACT_LEVELS)
 LEADER_CONTACT_LEVELS = ("leader-visit", "leader-meeting", "leader-call")
 MAIN_COMPILED_BY = (COMPILED_BY_SWEEP,)
@@ -221,21 +231,61 @@ def _span_rows_to_spans(coverage: pd.DataFrame, contact_levels: Sequence[str]) -
     return coerce_dates(spans, ["covered_start_date", "covered_end_date"]).loc[:, SPAN_COLUMNS]
 
 
+def resolve_required_levels(
+    contact_levels: Sequence[str], required_complete_levels: Sequence[str] | None
+) -> tuple[str, ...]:
+    """The levels a dyad-year must have complete: all counted levels, or a declared subset.
+
+    A required level that is not counted would make coverage depend on a calendar the model
+    never reads, so it is refused rather than silently ignored.
+
+    Args:
+        contact_levels: The contact levels that count.
+        required_complete_levels: ``None`` or a non-empty subset of ``contact_levels``.
+
+    Returns:
+        The required levels, as a tuple.
+
+    Raises:
+        ValueError: An empty list, or a level outside ``contact_levels``.
+    """
+    if required_complete_levels is None:
+        return tuple(contact_levels)
+    required = tuple(required_complete_levels)
+    extra = sorted(set(required) - set(contact_levels))
+    if not required or extra:
+        raise ValueError(
+            "required_complete_levels must be a non-empty subset of contact_levels; "
+            f"got {required} (not counted: {extra})"
+        )
+    return required
+
+
 def select_covered_spans(
-    coverage: pd.DataFrame, contact_levels: Sequence[str] = MAIN_CONTACT_LEVELS
+    coverage: pd.DataFrame,
+    contact_levels: Sequence[str] = MAIN_CONTACT_LEVELS,
+    required_complete_levels: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """Calendar spans on which each dyad's calendar is complete for every declared level.
+    """Calendar spans on which each dyad's calendar is complete for every required level.
 
     Args:
         coverage: Either the curated ``diplomatic_coverage`` table (``country_a, country_b,
             year, complete_levels``) or a span frame (``dyad`` or the two countries,
             ``covered_start_date, covered_end_date`` and optionally ``complete_levels``), such
             as :func:`build_gdelt_coverage` returns. ``dyad == "*"`` covers every dyad.
-        contact_levels: The declared contact levels; all must be complete.
+        contact_levels: The declared contact levels; all must be complete unless
+            ``required_complete_levels`` says otherwise.
+        required_complete_levels: The levels that must be complete (``None``: all of
+            ``contact_levels``). A subset of ``contact_levels`` makes the other levels
+            "counted as found" (module docstring).
 
     Returns:
         ``dyad, covered_start_date, covered_end_date`` (inclusive days), merged and sorted.
+
+    Raises:
+        ValueError: ``required_complete_levels`` is empty or names a level not counted.
     """
+    contact_levels = resolve_required_levels(contact_levels, required_complete_levels)
     if {"year", "complete_levels"} <= set(coverage.columns):
         spans = _yearly_rows_to_spans(coverage, contact_levels)
     else:
@@ -541,3 +591,36 @@ def draw_placebo_calendar(
     """
     calendar = prepare_placebo_calendar(contacts, spans)
     return _calendar_frame(calendar, calendar.draw_shifts(rng))
+
+
+NOT_COMPLETE_LABEL = "swept, no level complete"
+
+
+def tabulate_coverage(coverage: pd.DataFrame) -> pd.DataFrame:
+    """One row per swept unordered dyad-year with the levels certified complete, as a label.
+
+    The coverage heat map and its counts read this table; pooling the two orders of a dyad the
+    same way as :func:`select_covered_spans` keeps the picture and the analysis in step.
+
+    Args:
+        coverage: The curated ``diplomatic_coverage`` table.
+
+    Returns:
+        ``dyad, year, complete_levels`` (sorted tuple) and ``coverage_label`` (the levels
+        joined with ``" + "``, or ``"swept, no level complete"``), sorted by dyad and year.
+        Dyad-years that were never swept have no row.
+    """
+    keyed = add_dyad_key(coverage, "country_a", "country_b").dropna(subset=["dyad"])
+    pooled = (
+        keyed.assign(levels=keyed["complete_levels"].map(_level_set))
+        .groupby(["dyad", "year"])["levels"]
+        .agg(lambda sets: tuple(sorted(frozenset().union(*sets))))
+        .rename("complete_levels")
+        .reset_index()
+    )
+    labels = pooled["complete_levels"].map(lambda levels: " + ".join(levels) or NOT_COMPLETE_LABEL)
+    return (
+        pooled.assign(year=pooled["year"].astype(int), coverage_label=labels)
+        .sort_values(["dyad", "year"])
+        .reset_index(drop=True)
+    )

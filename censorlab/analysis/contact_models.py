@@ -31,6 +31,12 @@ Inference, all in one tidy row per model (:func:`fit_contact_cox`, ``RESULT_COLU
   locally most powerful test; ``statistic="lr"`` uses the LR statistic instead. Seeded; B is
   the caller's.
 
+When no lift of any stratum has both contact values in its risk set the HR is **not
+estimable** (``separation == "no variation"``): :func:`summarise_contact_strata` shows, per
+stratum, the exposed and unexposed time and lifts that make it so, and
+:func:`format_contact_result` words every result row in one line ("not estimable" included) so
+notebooks and their tests print the same sentence.
+
 Robustness and contrasts: :func:`estimate_landmark_effect` (contact in days 0-30 among units
 still blocked at day 30, outcome after it), :func:`bootstrap_contact_cox` (cluster bootstrap by
 decision, for the service-level sensitivity run) and :func:`fit_naive_contact_cox` (today's
@@ -54,6 +60,7 @@ from censorlab.analysis.contact_calendar import (
     MAIN_CONTACT_LEVELS,
     contact_days_by_dyad,
     prepare_placebo_calendar,
+    resolve_required_levels,
     select_calendar_contacts,
 )
 from censorlab.analysis.covariates import DEFAULT_CONTACT_WINDOW_DAYS, flag_diplomatic_contact
@@ -455,6 +462,7 @@ def run_permutation_test(
     n_permutations: int = DEFAULT_PERMUTATIONS,
     seed: int = DEFAULT_SEED,
     landmark_day: int | None = None,
+    required_complete_levels: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Placebo-calendar permutation test of contact (scheme: module docstring).
 
@@ -472,13 +480,15 @@ def run_permutation_test(
         n_permutations: Number of placebo calendars B.
         seed: Seed of the generator.
         landmark_day: None for the time-varying model; L for the landmark design.
+        required_complete_levels: As in ``build_contact_intervals`` (placebo contacts move
+            inside the same covered days).
 
     Returns:
         One row: ``statistic, observed_statistic, permutation_p, placebo_mean_statistic,
         n_permutations, seed``.
     """
     _check_options(window_days, same_day)
-    spans = _prepare_spans(units, coverage, contact_levels)
+    spans = _prepare_spans(units, coverage, contact_levels, required_complete_levels)
     in_dyads = set(units["dyad"].dropna())
     contacts = select_calendar_contacts(diplomatic_events, contact_levels, compiled_by)
     contacts = contacts.loc[contacts["dyad"].isin(in_dyads)].reset_index(drop=True)
@@ -499,11 +509,19 @@ def run_permutation_test(
 
 
 def _describe_design(
-    units: pd.DataFrame, contact_levels, compiled_by, window_days, same_day, strata
+    units: pd.DataFrame,
+    contact_levels,
+    compiled_by,
+    window_days,
+    same_day,
+    strata,
+    required_complete_levels=None,
 ) -> dict:
+    required = resolve_required_levels(contact_levels, required_complete_levels)
     return {
         "unit_level": ";".join(sorted(units["level"].astype(str).unique())),
         "contact_levels": ";".join(contact_levels),
+        "complete_levels": ";".join(required),
         "compiled_by": ";".join(compiled_by),
         "window": "since start" if window_days is None else f"last {window_days} days",
         "same_day": same_day,
@@ -526,6 +544,7 @@ def estimate_contact_effect(
     seed: int = DEFAULT_SEED,
     statistic: str = "score",
     model: str = "main",
+    required_complete_levels: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """The whole time-varying analysis in one call: intervals, Cox fit, permutation test.
 
@@ -544,16 +563,33 @@ def estimate_contact_effect(
         seed: Seed of the permutation test.
         statistic: Permutation statistic, ``"score"`` or ``"lr"``.
         model: Label.
+        required_complete_levels: As in ``build_contact_intervals`` (``None``: every counted
+            level must be complete).
 
     Returns:
-        One row: the design (``unit_level, contact_levels, compiled_by, window, same_day,
-        strata_column``), ``RESULT_COLUMNS`` and the permutation columns.
+        One row: the design (``unit_level, contact_levels, complete_levels, compiled_by,
+        window, same_day, strata_column``), ``RESULT_COLUMNS`` and the permutation columns.
     """
     intervals = build_contact_intervals(
-        units, diplomatic_events, coverage, contact_levels, compiled_by, window_days, same_day
+        units,
+        diplomatic_events,
+        coverage,
+        contact_levels,
+        compiled_by,
+        window_days,
+        same_day,
+        required_complete_levels,
     )
     fit = fit_contact_cox(intervals, strata, ties, alpha, model)
-    design = _describe_design(units, contact_levels, compiled_by, window_days, same_day, strata)
+    design = _describe_design(
+        units,
+        contact_levels,
+        compiled_by,
+        window_days,
+        same_day,
+        strata,
+        required_complete_levels,
+    )
     permutation = _permutation_or_skip(
         n_permutations,
         statistic,
@@ -567,6 +603,7 @@ def estimate_contact_effect(
         same_day=same_day,
         strata=strata,
         ties=ties,
+        required_complete_levels=required_complete_levels,
     )
     return pd.concat([pd.DataFrame([design]), fit, permutation], axis=1)
 
@@ -602,6 +639,7 @@ def estimate_landmark_effect(
     seed: int = DEFAULT_SEED,
     statistic: str = "score",
     model: str | None = None,
+    required_complete_levels: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Landmark robustness check: contact on days 0..L among units still blocked after day L.
 
@@ -619,17 +657,30 @@ def estimate_landmark_effect(
         seed: Seed.
         statistic: ``"score"`` or ``"lr"``.
         model: Label (default ``"landmark day L"``).
+        required_complete_levels: As in ``build_contact_intervals``.
 
     Returns:
         One row shaped like :func:`estimate_contact_effect`'s.
     """
     label = model or f"landmark day {landmark_day}"
     data = build_landmark_data(
-        units, diplomatic_events, coverage, landmark_day, contact_levels, compiled_by
+        units,
+        diplomatic_events,
+        coverage,
+        landmark_day,
+        contact_levels,
+        compiled_by,
+        required_complete_levels,
     )
     fit = fit_contact_cox(data, strata, ties, alpha, label)
     design = _describe_design(
-        units, contact_levels, compiled_by, None, MAIN_SAME_DAY_ORDER, strata
+        units,
+        contact_levels,
+        compiled_by,
+        None,
+        MAIN_SAME_DAY_ORDER,
+        strata,
+        required_complete_levels,
     ) | {"window": f"days 0-{landmark_day}, fixed at the landmark"}
     permutation = _permutation_or_skip(
         n_permutations,
@@ -643,6 +694,7 @@ def estimate_landmark_effect(
         strata=strata,
         ties=ties,
         landmark_day=landmark_day,
+        required_complete_levels=required_complete_levels,
     )
     return pd.concat([pd.DataFrame([design]), fit, permutation], axis=1)
 
@@ -730,8 +782,9 @@ def fit_naive_contact_cox(
     One row per service block, contact = any ``CONTACT_KINDS`` event of the dyad (whatever
     ``compiled_by``) within ``window_days`` *after* the start, fixed at baseline, no strata.
     It uses events after the lift and the block-linked calendar; it is here only so a notebook
-    can show what the naive design says next to the main one. ``ties="breslow"`` with the
-    ``as_of_contrast`` durations reproduces notebook 03's published numbers.
+    can show what the naive design says next to the main one. With ``ties="breslow"`` and the
+    ``as_of_contrast`` durations it is the fit the old notebook 03 published (HR 0.41 on the
+    register of its time).
 
     Args:
         durations: Output of ``compute_block_durations`` (service rows).
@@ -764,3 +817,115 @@ def fit_naive_contact_cox(
         columns=INTERVAL_COLUMNS,
     )
     return fit_contact_cox(rows, None, ties, alpha, "naive: pooled baseline flag")
+
+
+def summarise_contact_strata(intervals: pd.DataFrame, strata: str = DEFAULT_STRATA) -> pd.DataFrame:
+    """Per stratum: exposed and unexposed time and lifts, and the lifts that can inform the HR.
+
+    A stratified Cox model learns about contact only from lifts whose risk set (same stratum,
+    ``entry < t <= stop``) holds both an exposed and an unexposed unit. This table shows, per
+    stratum, whether any such lift exists; when none does anywhere, the HR is not estimable
+    and the table is the reason.
+
+    Args:
+        intervals: ``INTERVAL_COLUMNS`` rows.
+        strata: Stratum column.
+
+    Returns:
+        One row per stratum: ``n_units, n_exposed_units, unexposed_days, exposed_days,
+        n_lifts, n_exposed_lifts, n_informative_lifts`` (lifts with both values at risk),
+        sorted by informative lifts, exposed days and stratum.
+    """
+    days = intervals["stop_day"] - intervals["entry_day"]
+    contact = intervals["contact"].astype(bool)
+    event = intervals["event"].astype(bool)
+    entry = intervals["entry_day"].to_numpy(float)
+    stop = intervals["stop_day"].to_numpy(float)
+    informative = np.zeros(len(intervals), dtype=bool)
+    labels = intervals[strata].astype(str).to_numpy()
+    for position in np.flatnonzero(event.to_numpy()):
+        at_risk = (labels == labels[position]) & (entry < stop[position]) & (stop[position] <= stop)
+        values = contact.to_numpy()[at_risk]
+        informative[position] = values.any() and not values.all()
+    frame = intervals.assign(
+        exposed_days=days.where(contact, 0.0),
+        unexposed_days=days.where(~contact, 0.0),
+        exposed_unit=intervals["unit_id"].where(contact),
+        exposed_lift=event & contact,
+        informative_lift=informative,
+        stratum=labels,
+    )
+    return (
+        frame.groupby("stratum")
+        .agg(
+            n_units=("unit_id", "nunique"),
+            n_exposed_units=("exposed_unit", "nunique"),
+            unexposed_days=("unexposed_days", "sum"),
+            exposed_days=("exposed_days", "sum"),
+            n_lifts=("event", "sum"),
+            n_exposed_lifts=("exposed_lift", "sum"),
+            n_informative_lifts=("informative_lift", "sum"),
+        )
+        .rename_axis(strata)
+        .reset_index()
+        .sort_values(
+            ["n_informative_lifts", "exposed_days", strata], ascending=[False, False, True]
+        )
+        .reset_index(drop=True)
+    )
+
+
+def _format_ratio(value: float) -> str:
+    if np.isnan(value):
+        return "n/a"
+    if np.isinf(value):
+        return "inf"
+    return f"{value:.2f}"
+
+
+def format_contact_result(row: pd.Series | dict) -> str:
+    """One plain line for a result row of :func:`estimate_contact_effect` (or landmark).
+
+    Notebooks print this line for the main result and each sensitivity run, and tests compare
+    the stored line with a fresh one, so its wording lives in one place. When the HR cannot be
+    estimated the line says so and why instead of printing numbers that do not exist; under
+    separation it gives the profile bound and Firth instead of Wald.
+
+    Args:
+        row: One row with ``RESULT_COLUMNS`` and the permutation columns.
+
+    Returns:
+        ``"<model>: <estimate>; <counts>; permutation p = ... (B = ...)"``.
+    """
+    counts = (
+        f"{int(row['n_units'])} units ({int(row['n_exposed_units'])} exposed), "
+        f"{int(row['n_events'])} lifts ({int(row['n_exposed_events'])} exposed)"
+    )
+    separation = row["separation"]
+    if separation == NOT_ESTIMABLE:
+        estimate = "HR not estimable (no lift has an exposed and an unexposed unit at risk" + (
+            " in its stratum)" if row.get("strata_column", "none") != "none" else ")"
+        )
+    elif separation in (SEPARATION_POSITIVE, SEPARATION_NEGATIVE):
+        estimate = (
+            f"HR {_format_ratio(row['hazard_ratio'])} (separation: {separation}; profile 95% CI "
+            f"{_format_ratio(row['profile_ci_low'])}-{_format_ratio(row['profile_ci_high'])}), "
+            f"Firth HR {_format_ratio(row['firth_hazard_ratio'])} "
+            f"({_format_ratio(row['firth_ci_low'])}-{_format_ratio(row['firth_ci_high'])}), "
+            f"LR p = {row['lr_p']:.3f}"
+        )
+    else:
+        estimate = (
+            f"HR {_format_ratio(row['hazard_ratio'])} (profile 95% CI "
+            f"{_format_ratio(row['profile_ci_low'])}-{_format_ratio(row['profile_ci_high'])}; "
+            f"Wald {_format_ratio(row['wald_ci_low'])}-{_format_ratio(row['wald_ci_high'])}, "
+            f"p = {row['wald_p']:.3f}), LR p = {row['lr_p']:.3f}, Firth HR "
+            f"{_format_ratio(row['firth_hazard_ratio'])} "
+            f"({_format_ratio(row['firth_ci_low'])}-{_format_ratio(row['firth_ci_high'])})"
+        )
+    permutation = (
+        "no permutation test"
+        if int(row["n_permutations"]) == 0
+        else f"permutation p = {row['permutation_p']:.3f} (B = {int(row['n_permutations'])})"
+    )
+    return f"{row['model']}: {estimate}; {counts}; {permutation}"

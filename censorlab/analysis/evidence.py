@@ -448,7 +448,11 @@ def _judge_block(block, panel_pair: pd.DataFrame, changes_pair: pd.DataFrame, to
     measured = panel_pair.loc[(panel_pair["n_ok"] + panel_pair["n_blocked"]) > 0]
     if measured.empty:
         return {**empty, "status": "no coverage", "reason": f"no measurements of {service} in {cc}"}
-    period_end = measured[DAY].max() if ongoing else end_hi
+    last_measured = measured[DAY].max()
+    period_end = last_measured if ongoing else end_hi
+    confirmed = getattr(block, "last_confirmed_date", pd.NaT)
+    if ongoing and pd.notna(confirmed) and confirmed < last_measured:
+        period_end = confirmed  # in force only as far as a source confirmed it (issue #10)
     in_window = measured.loc[measured[DAY].between(start_lo - tol, period_end + tol)]
     if in_window.empty:
         first, last = measured[DAY].min().date(), measured[DAY].max().date()
@@ -503,11 +507,14 @@ def _judge_block(block, panel_pair: pd.DataFrame, changes_pair: pd.DataFrame, to
         "lift_lag_days": None if ongoing else lift_lag,
     }
     if ongoing:
-        if lift_date is None:
+        if lift_date is None or lift_date > period_end:
             return {
                 **fields,
                 "status": "confirmed",
-                "reason": "onset measured; still blocked at the last measured day",
+                "reason": "onset measured; still blocked at the last measured day"
+                if period_end == last_measured
+                else f"onset measured; still blocked at the last confirmation "
+                f"({period_end.date()})",
             }
         return {
             **fields,
@@ -544,8 +551,10 @@ def corroborate(
     * ``onset-only``: an onset within tolerance, but the end is not corroborated.
 
     Lags are measured minus recorded, in days, between the measured change interval and the
-    recorded precision interval (0 when they overlap). An ongoing block's period runs to the
-    last measured day.
+    recorded precision interval (0 when they overlap). An ongoing block's period runs to its
+    ``last_confirmed_date`` (the last day a source confirms it in force) or to the last measured
+    day, whichever comes first: a measurement after the last confirmation can neither confirm
+    nor contradict the record.
 
     Args:
         blocks: ``block_events`` rows (event_id, blocking_country, service_id, start/end dates
@@ -564,6 +573,7 @@ def corroborate(
         "start_latest_date",
         "end_earliest_date",
         "end_latest_date",
+        "last_confirmed_date",
     ]
     prepared = coerce_dates(blocks.assign(**{c: blocks.get(c) for c in dates}), dates)
     panel_by_pair = dict(list(panel.groupby(PANEL_KEYS, sort=False)))

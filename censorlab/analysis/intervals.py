@@ -144,8 +144,10 @@ def _at_risk_from_spans(relative: pd.DataFrame, window_days: int | None) -> pd.D
     return out.sort_values(["unit_id", "first_day"]).reset_index(drop=True)
 
 
-def _prepare_spans(units: pd.DataFrame, coverage: pd.DataFrame, contact_levels) -> pd.DataFrame:
-    spans = select_covered_spans(coverage, contact_levels)
+def _prepare_spans(
+    units: pd.DataFrame, coverage: pd.DataFrame, contact_levels, required_complete_levels=None
+) -> pd.DataFrame:
+    spans = select_covered_spans(coverage, contact_levels, required_complete_levels)
     return expand_wildcard_spans(spans, units["dyad"].dropna().unique())
 
 
@@ -173,6 +175,7 @@ def explain_sample(
     coverage: pd.DataFrame,
     contact_levels: Sequence[str] = MAIN_CONTACT_LEVELS,
     window_days: int | None = MAIN_WINDOW_DAYS,
+    required_complete_levels: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Say, for every unit, whether it is in the sample, why not, and what time it contributes.
 
@@ -181,6 +184,7 @@ def explain_sample(
         coverage: ``diplomatic_coverage`` or a span frame (see ``select_covered_spans``).
         contact_levels: The declared contact levels.
         window_days: As in :func:`build_contact_intervals`.
+        required_complete_levels: As in :func:`build_contact_intervals`.
 
     Returns:
         One row per unit: ``unit_id, decision_id, blocking_country, dyad, time_days, observed,
@@ -189,7 +193,7 @@ def explain_sample(
         docstring).
     """
     _check_options(window_days, MAIN_SAME_DAY_ORDER)
-    spans = _prepare_spans(units, coverage, contact_levels)
+    spans = _prepare_spans(units, coverage, contact_levels, required_complete_levels)
     relative = _relative_spans(units, spans)
     at_risk = _at_risk_from_spans(relative, window_days)
     during = relative.loc[
@@ -333,6 +337,7 @@ def build_contact_intervals(
     compiled_by: Sequence[str] = MAIN_COMPILED_BY,
     window_days: int | None = MAIN_WINDOW_DAYS,
     same_day: str = MAIN_SAME_DAY_ORDER,
+    required_complete_levels: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Start-stop rows with time-varying contact, on covered time only (rules: module docstring).
 
@@ -340,10 +345,14 @@ def build_contact_intervals(
         units: Output of :func:`censorlab.analysis.decisions.build_analysis_units`.
         diplomatic_events: ``diplomatic_events`` rows or a GDELT calendar.
         coverage: ``diplomatic_coverage`` or a span frame.
-        contact_levels: Contact levels that count; all must be complete in a covered dyad-year.
+        contact_levels: Contact levels that count; all must be complete in a covered dyad-year
+            unless ``required_complete_levels`` names a subset.
         compiled_by: ``compiled_by`` values that count (main: ``dyad-sweep`` only).
         window_days: ``None`` (any contact since the start: main) or N (last N days).
         same_day: Ordering of a contact and a lift on the same day.
+        required_complete_levels: ``None`` (every counted level must be complete: main) or a
+            subset; the other counted levels are then "counted as found" (a sensitivity run
+            that reads "not found" as "did not happen" for them).
 
     Returns:
         ``unit_id, decision_id, blocking_country, dyad, entry_day, stop_day, event, contact``:
@@ -351,7 +360,7 @@ def build_contact_intervals(
         unit's start. Units out of the sample have no rows (see :func:`explain_sample`).
     """
     _check_options(window_days, same_day)
-    spans = _prepare_spans(units, coverage, contact_levels)
+    spans = _prepare_spans(units, coverage, contact_levels, required_complete_levels)
     contacts = select_calendar_contacts(diplomatic_events, contact_levels, compiled_by)
     at_risk = _at_risk_from_spans(_relative_spans(units, spans), window_days)
     return split_at_risk_days(at_risk, units, contacts, window_days, same_day)
@@ -405,6 +414,7 @@ def build_landmark_data(
     landmark_day: int = DEFAULT_LANDMARK_DAY,
     contact_levels: Sequence[str] = MAIN_CONTACT_LEVELS,
     compiled_by: Sequence[str] = MAIN_COMPILED_BY,
+    required_complete_levels: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Landmark rows: units still blocked after ``landmark_day``, flagged by contact on days 0..L.
 
@@ -415,11 +425,12 @@ def build_landmark_data(
         landmark_day: The landmark L (days since the start).
         contact_levels: Contact levels that count.
         compiled_by: ``compiled_by`` values that count.
+        required_complete_levels: As in :func:`build_contact_intervals`.
 
     Returns:
         One row per eligible unit in the ``INTERVAL_COLUMNS`` shape (``entry_day = L + 0.5``),
         so the same model functions fit it.
     """
-    spans = _prepare_spans(units, coverage, contact_levels)
+    spans = _prepare_spans(units, coverage, contact_levels, required_complete_levels)
     contacts = select_calendar_contacts(diplomatic_events, contact_levels, compiled_by)
     return _landmark_rows(units, spans, contact_days_by_dyad(contacts), landmark_day)

@@ -233,6 +233,7 @@ def compare_with_placebo(
     same_day: str = MAIN_SAME_DAY_ORDER,
     n_draws: int = DEFAULT_PLACEBO_DRAWS,
     seed: int = DEFAULT_SEED,
+    required_complete_levels: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Share of anchors with contact in the window before them, against placebo calendars.
 
@@ -251,6 +252,7 @@ def compare_with_placebo(
         same_day: Ordering of a contact and an anchor on the same day (as in the models).
         n_draws: Number of placebo calendars.
         seed: Seed of the generator.
+        required_complete_levels: As in ``build_contact_intervals``.
 
     Returns:
         One row: ``anchor, window_days, same_day, n_anchors`` (with covered look-back),
@@ -260,7 +262,8 @@ def compare_with_placebo(
     _check_options(window_days, same_day)
     anchors_all = _anchor_frame(blocks, anchor)
     spans = expand_wildcard_spans(
-        select_covered_spans(coverage, contact_levels), anchors_all["dyad"].unique()
+        select_covered_spans(coverage, contact_levels, required_complete_levels),
+        anchors_all["dyad"].unique(),
     )
     covered = _covered_lookback(anchors_all, spans, window_days)
     anchors = anchors_all.loc[covered].reset_index(drop=True)
