@@ -8,17 +8,29 @@ leaves nothing of the killed one behind.
 
 from __future__ import annotations
 
+import errno
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from conftest import MAU_HEADER, MAU_ROW, write_raw_dir
-from kill_points import Job, calls, run_jobs
+from kill_points import ROOT, Job, calls, run_jobs
 
 import censorlab
-from censorlab.cli import EXIT_OK, main
+from censorlab.cli import EXIT_ERROR, EXIT_OK, main
+from censorlab.core import checksums, storage
+from censorlab.errors import ChecksumMismatchError
+from censorlab.run import context, driver
+from censorlab.run.driver import run_build
 from censorlab.run.outputs import dataset_path, load_manifest
-from censorlab.run.publish import CONTROL_DIR, CURRENT, published_generation
+from censorlab.run.publish import CONTROL_DIR, CURRENT, output_lock, published_generation
 from censorlab.sources.ooni.dataset import read_dataset
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -127,3 +139,157 @@ def test_an_ooni_ingest_killed_at_any_rename_or_fsync_shows_one_whole_dataset(tm
         assert load_manifest(out)["tables"]["ooni_measurements"]["rows"] == new_rows
         assert censorlab.validate(out) == []
     assert new_rows != old_rows
+
+
+PAUSE_BEFORE_PUBLISH = """
+import time
+from pathlib import Path
+from censorlab.run import publish
+real = publish.os.replace
+def paused_replace(source, target):
+    if Path(target).name == "current":  # the whole generation is written; publishing is next
+        Path(MARKER).write_text("reached")
+        while not Path(GO).exists():
+            time.sleep(0.02)
+    return real(source, target)
+publish.os.replace = paused_replace
+import censorlab
+censorlab.build(RAW, OUT, force=True)
+"""
+
+
+def test_two_writers_never_touch_each_others_files(tmp_path, curated_runs):
+    raw, out = curated_runs
+    marker, go = tmp_path / "reached", tmp_path / "go"
+    child = (PAUSE_BEFORE_PUBLISH.replace("MARKER", repr(str(marker))).replace("GO", repr(str(go)))
+             .replace("RAW", repr(str(raw))).replace("OUT", repr(str(out))))
+    first = subprocess.Popen([sys.executable, "-c", child], cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert first.poll() is None and time.monotonic() < deadline, "writer A never paused"
+            time.sleep(0.05)
+        written_by_first = sorted((out / CONTROL_DIR / "generations").iterdir())[-1]
+        files_of_first = sorted(p.name for p in written_by_first.iterdir())
+        # B fails at once, naming A, and deletes nothing of A's
+        assert main(["build", "--raw", str(raw), "--out", str(out), "--force"]) == EXIT_ERROR
+        assert sorted(p.name for p in written_by_first.iterdir()) == files_of_first
+        # a writer that waits (as load() building on first use does) runs after A
+        waiting = threading.Thread(target=run_build, args=(raw, out),
+                                   kwargs={"force": True, "lock_timeout": 60})
+        waiting.start()
+        time.sleep(0.5)
+        assert waiting.is_alive(), "the waiting writer did not wait for the lock"
+        go.write_text("go")
+        assert first.wait(timeout=60) == 0
+        waiting.join(timeout=60)
+    finally:
+        go.write_text("go")
+        first.wait(timeout=60)
+    assert not waiting.is_alive()
+    assert published_generation(out).name > written_by_first.name  # B published after A
+    assert censorlab.validate(out) == [] and leftovers(out) == []
+    assert load_manifest(out)["tables"]["mau"]["rows"] == len(censorlab.load("mau", out)) == 2
+
+
+def test_a_second_writer_is_refused_by_name_of_the_holder(curated_runs, capsys):
+    raw, out = curated_runs
+    with output_lock(out):
+        assert main(["build", "--raw", str(raw), "--out", str(out)]) == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert str(out) in err and f"pid {os.getpid()}" in err
+
+
+@pytest.mark.parametrize(("name", "last_check"), [("mau.csv", driver), ("services.csv", context),
+                                                 ("country_aliases.csv", context)])
+def test_a_raw_file_replaced_between_its_check_and_its_parse_stops_the_build(
+        curated_runs, monkeypatch, name, last_check):
+    raw, out = curated_runs
+    before = load_manifest(out)
+    real = checksums.verify_files
+
+    def verify_then_replace(raw_dir, names, **options):
+        hashes = real(raw_dir, names, **options)
+        if name in names:  # the same rows behind a byte-order mark: other bytes, same parse
+            path = Path(raw_dir) / name
+            path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+        return hashes
+
+    monkeypatch.setattr(last_check, "verify_files", verify_then_replace)  # the file's last check
+    with pytest.raises(ChecksumMismatchError, match=name):
+        censorlab.build(raw, out, force=True)
+    assert load_manifest(out) == before and leftovers(out) == []
+
+
+def _fifo_in_place_of(path: Path) -> None:
+    path.unlink()
+    os.mkfifo(path)
+
+
+@contextmanager
+def at_most(seconds: int):
+    """Fail instead of hanging (opening a FIFO for reading blocks until a writer comes)."""
+    def hung(*_):
+        raise AssertionError(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_a_fifo_among_the_raw_files_is_refused_by_name(curated_runs, capsys):
+    raw, out = curated_runs
+    _fifo_in_place_of(raw / "mau.csv")
+    with at_most(20):
+        assert main(["build", "--raw", str(raw), "--out", str(out)]) == EXIT_ERROR
+        assert "mau.csv" in capsys.readouterr().err
+        assert main(["checksums", "--raw", str(raw)]) != EXIT_OK
+        assert "mau.csv" in capsys.readouterr().err
+        assert main(["checksums", "--raw", str(raw), "--update"]) == EXIT_ERROR
+        assert "mau.csv" in capsys.readouterr().err
+
+
+def test_a_fifo_given_to_an_ingest_is_refused_by_name(tmp_path, ooni_runs, capsys):
+    raw, out = ooni_runs
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    os.mkfifo(inputs / "live.jsonl")
+    with at_most(20):
+        for given in (inputs, inputs / "live.jsonl"):
+            assert main(["ingest", "ooni", str(given), "--raw", str(raw), "--out",
+                         str(out)]) == EXIT_ERROR
+            err = capsys.readouterr().err
+            assert "live.jsonl" in err and "not a regular file" in err
+
+
+def test_a_full_disk_names_the_file_it_stopped(curated_runs, monkeypatch, capsys):
+    raw, out = curated_runs
+    before = load_manifest(out)
+
+    def no_space(table, where, **options):  # what pyarrow raises: an errno, no file name
+        raise OSError(errno.ENOSPC, "Error writing bytes to file. Detail: [errno 28] No space "
+                                    "left on device")
+
+    monkeypatch.setattr(storage.pq, "write_table", no_space)
+    assert main(["build", "--raw", str(raw), "--out", str(out), "--force"]) == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert "[Errno 28]" in err and ".parquet" in err and "generations" in err, err
+    assert load_manifest(out) == before and leftovers(out) == []
+
+
+def test_a_read_only_raw_directory_without_a_registry_can_be_built_from(tmp_path, monkeypatch,
+                                                                          caplog):
+    raw = write_raw_dir(tmp_path / "raw")
+
+    def read_only(target, text):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(target))
+
+    monkeypatch.setattr(checksums, "atomic_write_text", read_only)
+    manifest = censorlab.build(raw, tmp_path / "out")
+    assert not (raw / "registry.txt").exists()
+    assert manifest["inputs"]["mau.csv"]["sha256"] == checksums.file_sha256(raw / "mau.csv")
+    assert "registry.txt" in caplog.text and "Read-only file system" in caplog.text
