@@ -31,6 +31,7 @@ from censorlab.run import context, driver
 from censorlab.run.driver import run_build
 from censorlab.run.outputs import dataset_path, load_manifest
 from censorlab.run.publish import CONTROL_DIR, CURRENT, output_lock, published_generation
+from censorlab.sources.ooni import dataset as ooni_dataset
 from censorlab.sources.ooni.dataset import read_dataset
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -293,3 +294,21 @@ def test_a_read_only_raw_directory_without_a_registry_can_be_built_from(tmp_path
     assert not (raw / "registry.txt").exists()
     assert manifest["inputs"]["mau.csv"]["sha256"] == checksums.file_sha256(raw / "mau.csv")
     assert "registry.txt" in caplog.text and "Read-only file system" in caplog.text
+
+
+def test_a_full_disk_in_an_ooni_ingest_names_the_part_file(ooni_runs, monkeypatch, capsys):
+    raw, out = ooni_runs
+    before = load_manifest(out)
+
+    class FullDiskWriter(ooni_dataset.pq.ParquetWriter):
+        def write_table(self, table, **options):
+            raise OSError(errno.ENOSPC, "Error writing bytes to file. Detail: [errno 28] No "
+                                        "space left on device")
+
+    monkeypatch.setattr(ooni_dataset.pq, "ParquetWriter", FullDiskWriter)
+    new_input = FIXTURES / "ooni" / "facebook_messenger.jsonl"
+    assert main(["ingest", "ooni", str(new_input), "--raw", str(raw), "--workers", "1",
+                 "--out", str(out)]) == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert "[Errno 28]" in err and "part-0000.parquet" in err, err
+    assert load_manifest(out) == before and leftovers(out) == []
