@@ -312,3 +312,11 @@ def test_a_full_disk_in_an_ooni_ingest_names_the_part_file(ooni_runs, monkeypatc
     err = capsys.readouterr().err
     assert "[Errno 28]" in err and "part-0000.parquet" in err, err
     assert load_manifest(out) == before and leftovers(out) == []
+
+
+def test_a_stable_name_link_left_by_a_killed_first_build_is_removed(curated_runs):
+    raw, out = curated_runs
+    left = out / ".mau.parquet.link-tmp"  # a first build killed between symlink and rename
+    left.symlink_to(f"{CURRENT}/mau.parquet")
+    assert main(["build", "--raw", str(raw), "--out", str(out)]) == EXIT_OK
+    assert not left.is_symlink() and leftovers(out) == []

@@ -1,6 +1,6 @@
 """Faults: a killed build, two writers, a full disk, an unwritable output, an edited raw file, a
 corrupted output. Each must leave the previous generation published and whole (or none), and say
-clearly what happened. (Fault injection at every rename and fsync is issue #12's.)"""
+clearly what happened. (Kills at every rename and fsync: `test_atomicity.py`.)"""
 
 from __future__ import annotations
 
