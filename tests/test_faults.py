@@ -1,6 +1,6 @@
 """Faults: a killed build, two writers, a full disk, an unwritable output, an edited raw file, a
 corrupted output. Each must leave the previous generation published and whole (or none), and say
-clearly what happened. (Fault injection at every rename and fsync is issue #12's.)"""
+clearly what happened. (Kills at every rename and fsync: `test_atomicity.py`.)"""
 
 from __future__ import annotations
 
@@ -155,7 +155,7 @@ def test_full_disk_gives_a_clear_error_and_no_partial_file(previous_build, monke
 
 def test_full_disk_while_writing_the_manifest(previous_build, monkeypatch):
     raw, out, before = previous_build
-    real = storage.atomic_write_text
+    real = storage.write_text
 
     def no_space(target, text):
         if Path(target).name == "manifest.json":
@@ -164,7 +164,7 @@ def test_full_disk_while_writing_the_manifest(previous_build, monkeypatch):
 
     import censorlab.run.driver
 
-    monkeypatch.setattr(censorlab.run.driver, "atomic_write_text", no_space)
+    monkeypatch.setattr(censorlab.run.driver, "write_text", no_space)
     with pytest.raises(OSError):
         censorlab.build(raw, out, force=True)
     assert temp_files(out) == []

@@ -12,8 +12,11 @@ which reports what changed. Deliberate, visible, never silent.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +29,7 @@ logger = logging.getLogger(__name__)
 HASH_PREFIX = "sha256:"
 REGISTERED_SUFFIXES = (".csv", ".tsv", ".txt", ".gz", ".jsonl")
 CHUNK_BYTES = 1 << 20
+READ_ONLY_ERRNOS = (errno.EROFS, errno.EACCES, errno.EPERM)  # a registry that cannot be written
 
 
 @dataclass(frozen=True)
@@ -43,12 +47,35 @@ class ChecksumChange:
 
 
 def file_sha256(path: Path) -> str:
-    """Return `sha256:<hex>` of a file, read in chunks so large dumps need little memory."""
+    """Return `sha256:<hex>` of a file, read in chunks so large dumps need little memory.
+
+    Opened without blocking and checked to be a regular file before reading: a FIFO would
+    otherwise hang the run until something writes into it.
+
+    Raises:
+        CensorlabError: ``path`` is a FIFO, a device, a socket or a directory.
+    """
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with open(fd, "rb") as handle:
+        refuse_irregular(path, os.fstat(fd).st_mode)
+        os.set_blocking(fd, True)
         for chunk in iter(lambda: handle.read(CHUNK_BYTES), b""):
             digest.update(chunk)
     return HASH_PREFIX + digest.hexdigest()
+
+
+def refuse_irregular(path: Path, mode: int) -> None:
+    """Raise unless ``mode`` (of ``path``) is a regular file's.
+
+    Raises:
+        CensorlabError: Naming the file and what it is instead.
+    """
+    if not stat.S_ISREG(mode):
+        kind = "a FIFO" if stat.S_ISFIFO(mode) else "a directory" if stat.S_ISDIR(mode) \
+            else "a device or socket"
+        raise CensorlabError(f"{path}: not a regular file ({kind}); censorlab reads only "
+                             "regular files, which it can hash and parse as the same bytes")
 
 
 def registry_path(raw_dir: Path) -> Path:
@@ -74,11 +101,17 @@ def read_registry(raw_dir: Path) -> dict[str, str]:
 
 
 def registered_files(raw_dir: Path) -> list[Path]:
-    """Return the data files of a raw directory that the registry covers."""
-    return sorted(
-        p for p in Path(raw_dir).iterdir()
-        if p.is_file() and p.suffix in REGISTERED_SUFFIXES and p.name != CHECKSUM_REGISTRY_NAME
-    )
+    """Return the data files of a raw directory that the registry covers.
+
+    Raises:
+        CensorlabError: A name the registry would cover is not a regular file (a FIFO named
+            ``mau.csv`` is refused by name, not skipped).
+    """
+    found = sorted(p for p in Path(raw_dir).iterdir()
+                   if p.suffix in REGISTERED_SUFFIXES and p.name != CHECKSUM_REGISTRY_NAME)
+    for path in found:
+        refuse_irregular(path, path.stat().st_mode)
+    return found
 
 
 def _write_registry(raw_dir: Path, entries: dict[str, str]) -> None:
@@ -149,7 +182,25 @@ def verify_files(raw_dir: Path, names: list[str], *, record_new: bool = True) ->
         raise CensorlabError(f"{registry_path(raw_dir)} has no checksum for "
                              f"{', '.join(sorted(new))}; this raw directory is read-only")
     if new:
-        logger.warning("recording first checksums for %s in %s", ", ".join(sorted(new)),
-                       registry_path(raw_dir))
-        _write_registry(raw_dir, {**recorded, **new})
+        _record_first_checksums(raw_dir, recorded, new)
     return hashes
+
+
+def _record_first_checksums(raw_dir: Path, recorded: dict[str, str], new: dict[str, str]) -> None:
+    """Add first checksums to the registry; on a read-only raw directory, only say so.
+
+    A directory one may read but not write (a shared or mounted copy) can still be built
+    from: the checksums taken now go into the run's manifest, they just cannot protect the
+    next run.
+    """
+    names, registry = ", ".join(sorted(new)), registry_path(raw_dir)
+    try:
+        _write_registry(raw_dir, {**recorded, **new})
+    except OSError as exc:
+        if exc.errno not in READ_ONLY_ERRNOS:
+            raise
+        logger.warning("cannot record first checksums for %s in %s (%s): building from the "
+                       "checksums taken now, recorded in the manifest only", names, registry,
+                       exc.strerror)
+        return
+    logger.warning("recording first checksums for %s in %s", names, registry)

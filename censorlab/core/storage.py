@@ -1,8 +1,9 @@
 """Writing and reading processed tables: atomic, deterministic, self-describing Parquet.
 
-* Atomic: a table is written to a temporary file in the target directory, flushed and fsynced,
-  then moved over the old file with `os.replace`; a crash at any point leaves the previous
-  file whole.
+* Atomic where it matters: a table is written straight into an unpublished generation, which
+  is published whole by one rename (`run.publish`); a file that others may read at any moment
+  (the checksum registry, an export) is written to a temporary file, fsynced, and moved over
+  the old one with `os.replace`. Every write error names its file.
 * Deterministic: rows are sorted by the table's key and cast to the schema's Arrow types; the
   content hash is computed from values, not bytes (Parquet bytes differ across library
   versions, arrow #40202), and does not depend on row order.
@@ -240,8 +241,38 @@ def atomic_write_text(target: Path, text: str) -> None:
         tmp.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
 
 
+def write_text(target: Path, text: str) -> None:
+    """Write a text file of an unpublished generation (UTF-8, newline-terminated).
+
+    Not atomic on purpose: nothing reads a generation before it is published, and publishing
+    fsyncs it whole, so a temporary file and a rename per file would only add kill points.
+    """
+    with naming_the_file(target):
+        Path(target).write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+
+
+@contextmanager
+def naming_the_file(path: Path) -> Iterator[None]:
+    """Re-raise an OSError that names no file with ``path``: a full disk names its file.
+
+    pyarrow reports a full disk as "[Errno 28] Error writing bytes to file", naming nothing.
+    The errno is kept (``ENOSPC`` stays ``ENOSPC``), and with it the OSError subclass.
+    """
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is not None:
+            raise
+        if exc.errno is None:
+            raise OSError(f"{path}: {exc}") from exc
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
+
+
 def write_table(df: pd.DataFrame, out_dir: Path, table: str, provenance: dict) -> dict:
-    """Write a processed table atomically as `<out_dir>/<table>.parquet`.
+    """Write a processed table as `<out_dir>/<table>.parquet` (a file of a new generation).
+
+    Written in place, not through a temporary file: the generation is published whole, after
+    one fsync of all of it (``run.publish.publish``), and a failed run removes it.
 
     Args:
         df: Rows conforming to `schema.TABLES[table]`.
@@ -267,8 +298,8 @@ def write_table(df: pd.DataFrame, out_dir: Path, table: str, provenance: dict) -
     schema_meta[METADATA_KEY] = json.dumps(meta, sort_keys=True, default=str).encode()
     arrow_table = arrow_table.replace_schema_metadata(schema_meta)
     target = Path(out_dir) / f"{table}.parquet"
-    with atomic_path(target) as tmp:
-        pq.write_table(arrow_table, tmp, **PARQUET_OPTIONS)
+    with naming_the_file(target):
+        pq.write_table(arrow_table, target, **PARQUET_OPTIONS)
     return {"path": target.name, "rows": arrow_table.num_rows, "content_hash": digest}
 
 

@@ -12,9 +12,9 @@ import dataclasses
 from pathlib import Path
 
 from censorlab.core.checksums import verify_files
-from censorlab.errors import CensorlabError
+from censorlab.errors import CensorlabError, ChecksumMismatchError
 from censorlab.paths import is_read_only_raw_dir
-from censorlab.reading.delimited import read_delimited
+from censorlab.reading.delimited import RawFile, read_delimited
 from censorlab.reference import Context
 from censorlab.reference.countries import CountryResolver, read_aliases
 from censorlab.reference.crosswalk import Crosswalk
@@ -37,17 +37,37 @@ def build_context(raw_dir: str | Path) -> Context:
     raw_dir = Path(raw_dir)
     inputs = verify_files(raw_dir, list(REFERENCE_FILES),
                           record_new=not is_read_only_raw_dir(raw_dir))
-    countries = CountryResolver(read_country_aliases(raw_dir / "country_aliases.csv"))
+    aliases = read_delimited(raw_dir / "country_aliases.csv", dataset="country_aliases",
+                             required_columns=("alias", "country_code"))
+    countries = CountryResolver(_aliases_of(_as_verified(aliases, inputs)))
     bootstrap = Context(raw_dir=raw_dir, countries=countries, services=None,
                         crosswalk=Crosswalk(), inputs=inputs)
-    result = services_source.clean(services_source.read(raw_dir / "services.csv"), bootstrap)
+    services = _as_verified(services_source.read(raw_dir / "services.csv"), inputs)
+    result = services_source.clean(services, bootstrap)
     return dataclasses.replace(bootstrap, services=ServiceCatalog(result.table))
+
+
+def _as_verified(raw: RawFile, verified: dict[str, str]) -> RawFile:
+    """Return ``raw`` if the bytes parsed are the bytes whose checksum was checked.
+
+    Raises:
+        ChecksumMismatchError: The file was replaced between its check and its parse.
+    """
+    expected = verified[raw.path.name]
+    if raw.sha256 != expected:
+        raise ChecksumMismatchError(raw.path, expected, raw.sha256)
+    return raw
 
 
 def read_country_aliases(path: Path) -> dict[str, str]:
     """Read the curated alias table; a bad row stops the run (it would change every lookup)."""
-    raw = read_delimited(path, dataset="country_aliases",
-                         required_columns=("alias", "country_code"))
+    return _aliases_of(read_delimited(path, dataset="country_aliases",
+                                      required_columns=("alias", "country_code")))
+
+
+def _aliases_of(raw: RawFile) -> dict[str, str]:
+    """The alias table of a parsed ``country_aliases.csv``; a bad row stops the run."""
+    path = raw.path
     if len(raw.rejects):
         first = raw.rejects.iloc[0]
         raise CensorlabError(f"{path}:{first.source_line}: {first.detail}")

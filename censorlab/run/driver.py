@@ -35,7 +35,7 @@ from censorlab.core.accounting import FileAccounting
 from censorlab.core.checksums import file_sha256, verify_files
 from censorlab.core.progress import logging_to_progress, progress_bar
 from censorlab.core.rejects import concat_rejects
-from censorlab.core.storage import TableWrite, atomic_write_text, write_table
+from censorlab.core.storage import TableWrite, write_table, write_text
 from censorlab.errors import (
     CensorlabError,
     ChecksumMismatchError,
@@ -351,7 +351,7 @@ def _finish_generation(kind: str, generation: Path, sources: list[Source], conte
                                             for s in sources},
                              references=context.inputs, writes=writes,
                              rejects_entry=rejects_entry, as_of=as_of)
-    atomic_write_text(generation / MANIFEST_NAME, _to_json(manifest))
+    write_text(generation / MANIFEST_NAME, _to_json(manifest))
     return manifest
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from censorlab.core.checksums import refuse_irregular
 from censorlab.errors import CensorlabError
 
 
@@ -19,19 +20,22 @@ def discover_files(paths: Iterable[str | Path], suffixes: Sequence[str]) -> list
     """Expand files and directories into (path, source_file) pairs, sorted by source_file.
 
     Raises:
-        CensorlabError: A path does not exist, no file matches, or two files would get the
-            same source_file (their rows could not be told apart).
+        CensorlabError: A path does not exist, an input is not a regular file (a FIFO), no
+            file matches, or two files would get the same source_file (their rows could not
+            be told apart).
     """
     paths = [Path(p) for p in paths]
     found: dict[str, Path] = {}
     for given in paths:
         if given.is_dir():
             pairs = [(p, p.relative_to(given.parent).as_posix()) for p in sorted(given.rglob("*"))
-                     if p.is_file() and p.name.endswith(tuple(suffixes))]
-        elif given.is_file():
+                     if not p.is_dir() and p.name.endswith(tuple(suffixes))]
+        elif given.exists():
             pairs = [(given, given.name)]
         else:
             raise CensorlabError(f"{given}: no such file or directory")
+        for path, _ in pairs:  # a FIFO would hang the run: refused by name, never skipped
+            refuse_irregular(path, path.stat().st_mode)
         for path, name in pairs:
             if name in found and found[name].resolve() != path.resolve():
                 raise CensorlabError(f"two inputs would both be recorded as {name!r}: "

@@ -40,6 +40,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from censorlab.core.storage import naming_the_file
 from censorlab.errors import CensorlabError, OutputLockedError
 from censorlab.paths import MANIFEST_NAME
 
@@ -49,6 +50,7 @@ CONTROL_DIR = ".censorlab"
 CURRENT = "current"
 GENERATION_DIGITS = 6
 LOCK_POLL_SECONDS = 0.2
+LINK_TMP_SUFFIX = ".link-tmp"  # a stable name's new link, before it is renamed into place
 
 
 def control_dir(out_dir: Path) -> Path:
@@ -116,7 +118,7 @@ def output_lock(out_dir: Path, timeout: float | None = 0.0) -> Iterator[Path]:
 
 
 def remove_leftovers(out_dir: Path) -> list[Path]:
-    """Delete what killed runs left: unpublished generations, scratch, old generations.
+    """Delete what killed runs left: unpublished generations, scratch, links, old generations.
 
     Only call while holding the lock. Keeps the published generation and the one it replaced
     (a reader may still be reading it); everything else under ``.censorlab/`` is a leftover.
@@ -130,7 +132,8 @@ def remove_leftovers(out_dir: Path) -> list[Path]:
         older = [g.name for g in generations if g.name < current.name]
         keep.update(older[-1:])
     for path in [*(g for g in generations if g.name not in keep),
-                 control_dir(out_dir) / "work", *Path(out_dir).glob(f".{CURRENT}.tmp-*")]:
+                 control_dir(out_dir) / "work", *Path(out_dir).glob(f".{CURRENT}.tmp-*"),
+                 *Path(out_dir).glob(f".*{LINK_TMP_SUFFIX}")]:
         if path.is_symlink() or path.is_file():
             path.unlink()
         elif path.exists():
@@ -209,7 +212,7 @@ def link_stable_names(out_dir: Path, generation: Path) -> None:
         target = f"{CURRENT}/{entry.name}"
         if name.is_symlink() and os.readlink(name) == target:
             continue
-        tmp = out_dir / f".{entry.name}.link-tmp"
+        tmp = out_dir / f".{entry.name}{LINK_TMP_SUFFIX}"
         tmp.unlink(missing_ok=True)
         os.symlink(target, tmp)
         if name.is_dir() and not name.is_symlink():
@@ -224,14 +227,18 @@ def link_stable_names(out_dir: Path, generation: Path) -> None:
 
 
 def _fsync_tree(root: Path) -> None:
+    """Flush every file and directory of ``root``, and ``root``'s own entry in its parent."""
     for directory, _, files in os.walk(root):
         for name in files:
-            fd = os.open(Path(directory) / name, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            path = Path(directory) / name
+            with naming_the_file(path):
+                fd = os.open(path, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
         _fsync_dir(Path(directory))
+    _fsync_dir(root.parent)
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 
 from censorlab import __version__
 from censorlab.core.rejects import rejects_table
-from censorlab.core.storage import OrderedDigest, schema_signature
+from censorlab.core.storage import OrderedDigest, naming_the_file, schema_signature
 from censorlab.schema import SCHEMA_VERSION, arrow_schema
 from censorlab.sources.ooni.formats import OUTPUT_COLUMNS, PARTITION_COLUMNS, SPOOL_SCHEMA, TABLE
 from censorlab.sources.ooni.parse import reject_record
@@ -255,11 +255,12 @@ def finalize_partition(spool_dir: str, out_dir: str, test: str, month: str,
                                             > MAX_ROWS_PER_PART):
             state["writer"].close()
             state.update(writer=None, part=state["part"] + 1, rows_in_part=0)
-        if state["writer"] is None:
-            state["writer"] = pq.ParquetWriter(
-                str(target_dir / f"part-{state['part']:04d}.parquet"), file_schema,
-                **PARQUET_OPTIONS)
-        state["writer"].write_table(table, row_group_size=ROW_GROUP_ROWS)
+        part_path = target_dir / f"part-{state['part']:04d}.parquet"
+        with naming_the_file(part_path):
+            if state["writer"] is None:
+                state["writer"] = pq.ParquetWriter(str(part_path), file_schema,
+                                                   **PARQUET_OPTIONS)
+            state["writer"].write_table(table, row_group_size=ROW_GROUP_ROWS)
         state["rows_in_part"] += table.num_rows
         state["rows_out"] += table.num_rows
 
@@ -274,7 +275,8 @@ def finalize_partition(spool_dir: str, out_dir: str, test: str, month: str,
     if days:
         write_days(days)
     if state["writer"] is not None:
-        state["writer"].close()
+        with naming_the_file(target_dir / f"part-{state['part']:04d}.parquet"):
+            state["writer"].close()
     rows_out, part = state["rows_out"], state["part"]
     if rejects:
         _write_rejects(rejects, spool / DEDUP_DIR / f"{test}-{month}.parquet")
@@ -287,4 +289,5 @@ def finalize_partition(spool_dir: str, out_dir: str, test: str, month: str,
 
 def _write_rejects(rejects: list[dict], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(rejects_table(rejects), path)
+    with naming_the_file(path):
+        pq.write_table(rejects_table(rejects), path)

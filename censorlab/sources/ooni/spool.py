@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 from censorlab.cleaning import SourceResult
 from censorlab.core.accounting import FileAccounting
 from censorlab.core.checksums import file_sha256
+from censorlab.core.storage import naming_the_file
 from censorlab.errors import RawFileError
 from censorlab.reading.lineblocks import (
     BLOCK_BYTES,
@@ -88,7 +89,8 @@ class _SpoolRuns:
         path = self.root / name
         self.paths.append(path)
         batch_number = 0
-        with pa.OSFile(str(path), "wb") as sink, ipc.new_file(sink, SPOOL_SCHEMA) as writer:
+        with naming_the_file(path), pa.OSFile(str(path), "wb") as sink, \
+                ipc.new_file(sink, SPOOL_SCHEMA) as writer:
             for key in sorted(self.pending):
                 for batch in pa.concat_tables(self.pending[key]).combine_chunks().to_batches():
                     writer.write_batch(batch)
@@ -237,16 +239,18 @@ class _RejectsWriter:
             return
         table = pa.concat_tables(self.pending)
         self.pending, self.pending_rows = [], 0
-        if self._writer is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._writer = pq.ParquetWriter(str(self.path), table.schema)
-        self._writer.write_table(table)
+        with naming_the_file(self.path):
+            if self._writer is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._writer = pq.ParquetWriter(str(self.path), table.schema)
+            self._writer.write_table(table)
 
     def close(self) -> None:
         """Write what is buffered and finish the file (no file when there were no rejects)."""
         self._flush()
         if self._writer is not None:
-            self._writer.close()
+            with naming_the_file(self.path):
+                self._writer.close()
 
     def discard(self) -> None:
         """Close and delete: a file that failed leaves no rejects behind."""

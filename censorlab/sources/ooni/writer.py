@@ -33,7 +33,13 @@ from censorlab import __version__
 from censorlab.core.accounting import FileAccounting
 from censorlab.core.progress import progress_bar
 from censorlab.core.rejects import rejects_table, sort_rejects
-from censorlab.core.storage import METADATA_KEY, TableWrite, row_hashes, schema_signature
+from censorlab.core.storage import (
+    METADATA_KEY,
+    TableWrite,
+    naming_the_file,
+    row_hashes,
+    schema_signature,
+)
 from censorlab.reading.lineblocks import BLOCK_BYTES
 from censorlab.reference import Context
 from censorlab.schema import SCHEMA_VERSION, arrow_schema
@@ -170,7 +176,8 @@ def merge_rejects(spool: Path, summaries: list[dict], path: Path) -> tuple[int, 
               for s in summaries}
     rows, hashes = 0, []
     stamped = schema.with_metadata({METADATA_KEY: json.dumps(meta, sort_keys=True).encode()})
-    with pq.ParquetWriter(str(path), stamped, compression="zstd") as writer:
+    with naming_the_file(path), pq.ParquetWriter(str(path), stamped,
+                                                 compression="zstd") as writer:
         for source_file in sorted(set(stage1) | set(duplicates)):
             for table in _merged_by_line(stage1.get(source_file), duplicates.get(source_file)):
                 table = sort_rejects(table.cast(schema)).replace_schema_metadata(
