@@ -5,7 +5,9 @@ from pathlib import Path
 
 import pytest
 
+import censorlab
 from censorlab.cli import EXIT_ERROR, EXIT_INVALID, EXIT_OK, main
+from censorlab.errors import CensorlabError
 
 REPO_RAW = Path(__file__).resolve().parents[1] / "data" / "raw"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -113,6 +115,20 @@ def test_workers_must_be_a_positive_whole_number(tmp_path, capsys, workers, mess
     error = _usage_error(["ingest", "stop", str(FIXTURES / "stop"), "--out", str(tmp_path),
                           "--workers", workers], capsys)
     assert error == f"censorlab ingest: error: argument --workers: {message}"
+
+
+@pytest.mark.parametrize("as_of", ["now", "today", "2017", "2017-02-30"])
+def test_the_library_takes_the_same_as_of_rule_as_the_command_line(tmp_path, raw_dir, as_of):
+    with pytest.raises(CensorlabError, match="is not a date YYYY-MM-DD"):
+        censorlab.build(raw_dir=raw_dir, out_dir=tmp_path / "out", as_of=as_of)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("workers", [-1, 0, 1.5, True])
+def test_the_library_refuses_workers_below_one_before_reading(tmp_path, workers):
+    with pytest.raises(CensorlabError, match="workers must be a whole number >= 1"):
+        censorlab.ingest("stop", [FIXTURES / "stop"], tmp_path / "out", workers=workers)
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize(("option", "value", "message"), [

@@ -18,6 +18,7 @@ stays published. Nothing half-written is ever published.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import importlib
 import json
@@ -33,6 +34,7 @@ from censorlab import __version__
 from censorlab.cleaning import SourceResult
 from censorlab.core.accounting import FileAccounting
 from censorlab.core.checksums import file_sha256, verify_files
+from censorlab.core.http import parse_day
 from censorlab.core.progress import logging_to_progress, progress_bar
 from censorlab.core.rejects import concat_rejects
 from censorlab.core.storage import TableWrite, write_table, write_text
@@ -195,13 +197,13 @@ def run_ingest(kind: str, paths: Iterable[str | Path], out_dir: str | Path, *,
         raise CensorlabError(f"{kind} is a curated source: rebuild it with `censorlab build`")
     if engine not in ENGINES:
         raise CensorlabError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
+    workers = check_workers(workers) or default_workers()
     module = source.load()
     out_dir = Path(out_dir)
     files = discover_files(paths, module.FILE_SUFFIXES)
     if hasattr(module, "group_inputs"):  # several files read as one input (a split dump)
         files = module.group_inputs(files)
     context = context or build_context(Path(raw_dir or RAW_DIR))
-    workers = workers or default_workers()
     with output_lock(out_dir, timeout=lock_timeout):
         remove_leftovers(out_dir)
         check_kind(out_dir, kind)
@@ -404,15 +406,31 @@ def default_as_of(tables: dict[str, pd.DataFrame]) -> str:
     return max(newest).strftime("%Y-%m-%d")
 
 
-def check_as_of(as_of: str | None) -> str | None:
+def check_as_of(as_of: object) -> str | None:
     """Return ``as_of`` as YYYY-MM-DD (None stays None).
 
+    Only a real calendar date written ``YYYY-MM-DD`` (or a ``datetime.date``) is taken: ``now``
+    or ``today`` would make a build depend on the day it runs, and ``2017`` would silently
+    become 2017-01-01 (issue #12, F8). The CLI applies the same rule at argparse.
+
     Raises:
-        CensorlabError: Not a date.
+        CensorlabError: Anything else.
     """
     if as_of is None:
         return None
-    try:
-        return pd.Timestamp(as_of).strftime("%Y-%m-%d")
-    except ValueError as exc:
-        raise CensorlabError(f"--as-of {as_of!r} is not a date YYYY-MM-DD") from exc
+    if isinstance(as_of, dt.date):
+        return as_of.strftime("%Y-%m-%d")
+    return parse_day(str(as_of), "as_of").isoformat()
+
+
+def check_workers(workers: object) -> int | None:
+    """Return ``workers`` if it is None or a whole number >= 1 (issue #12, F19).
+
+    Raises:
+        CensorlabError: A bool, a non-integer, or a number below 1.
+    """
+    if workers is None:
+        return None
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise CensorlabError(f"workers must be a whole number >= 1, not {workers!r}")
+    return workers
