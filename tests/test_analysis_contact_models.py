@@ -91,6 +91,12 @@ def test_separation_and_no_variation_are_detected_per_risk_set():
     # the same rows in two strata: each lift is alone with its own kind, no comparison
     split = rows_of([("A", -0.5, 1, True, True, "S1"), ("B", -0.5, 2, True, False, "S2")])
     assert check_separation(split, "blocking_country") == "no variation"
+    # the likelihood is flat in beta there (checked by hand), so the LR test says p = 1
+    flat = [hand_efron_loglike(beta, split, "blocking_country") for beta in (-3.0, 0.0, 2.0)]
+    assert flat == pytest.approx([flat[1]] * 3, abs=1e-12)
+    stratified = fit_contact_cox(split, strata="blocking_country").iloc[0]
+    assert (stratified["lr_statistic"], stratified["lr_p"]) == (0.0, 1.0)
+    assert np.isnan(stratified["wald_p"]) and np.isnan(stratified["profile_ci_low"])
     assert check_separation(split, None) == "positive"
 
 
@@ -368,7 +374,8 @@ def test_result_line_says_not_estimable_instead_of_printing_numbers():
     line = format_contact_result(row)
     assert line == (
         "toy: HR not estimable (no lift has an exposed and an unexposed unit at risk in its "
-        "stratum); 2 units (1 exposed), 1 lifts (0 exposed); no permutation test"
+        "stratum), LR p = 1.000 (flat likelihood: no information); 2 units (1 exposed), "
+        "1 lifts (0 exposed); no permutation test"
     )
     estimable = fit_contact_cox(_toy_rows(), model="toy").iloc[0].to_dict() | {
         "n_permutations": 9, "permutation_p": 0.5

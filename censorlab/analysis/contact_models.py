@@ -343,6 +343,10 @@ def fit_contact_cox(
             MIN_EXPOSED_EVENTS,
         )
     if separation == NOT_ESTIMABLE:
+        # No risk set at a lift holds both contact values, so every term of the partial
+        # likelihood is free of beta: the LR statistic of beta = 0 is exactly 0 (p = 1). It is
+        # reported because a reader asks for it; it means "no information", not "no effect".
+        row.update(lr_statistic=0.0, lr_p=1.0)
         return pd.DataFrame([row], columns=RESULT_COLUMNS)
     counts = count_risk_sets(intervals, strata)
     critical = stats.chi2.ppf(1 - alpha, df=1)
@@ -905,7 +909,7 @@ def format_contact_result(row: pd.Series | dict) -> str:
     if separation == NOT_ESTIMABLE:
         estimate = "HR not estimable (no lift has an exposed and an unexposed unit at risk" + (
             " in its stratum)" if row.get("strata_column", "none") != "none" else ")"
-        )
+        ) + f", LR p = {row['lr_p']:.3f} (flat likelihood: no information)"
     elif separation in (SEPARATION_POSITIVE, SEPARATION_NEGATIVE):
         estimate = (
             f"HR {_format_ratio(row['hazard_ratio'])} (separation: {separation}; profile 95% CI "
