@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import queue
 import threading
+import zipfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -47,6 +48,29 @@ MIN_DECOMPRESSION_BUDGET = 256 << 20
 def decompression_budget(stored_bytes: int) -> int:
     """Return how many decompressed bytes a file of ``stored_bytes`` may give when inflated."""
     return max(MIN_DECOMPRESSION_BUDGET, MAX_INFLATION_RATIO * stored_bytes)
+
+
+def check_unzipped_size(path: Path, archive: zipfile.ZipFile, stored_bytes: int,
+                        members: Iterable[str] | None = None) -> None:
+    """Stop a zip (a GDELT export, an XLSX workbook) whose members unzip past the budget.
+
+    The sizes the archive declares are what zipfile inflates at most (a member that lies about
+    its size fails its CRC), so checking them before reading stops a zip bomb unread.
+
+    Args:
+        path: The file, for the error.
+        archive: The open archive.
+        stored_bytes: The archive's size on disk.
+        members: Members that will be read (default: all).
+
+    Raises:
+        RawFileError: Over the budget.
+    """
+    infos = archive.infolist() if members is None else [archive.getinfo(m) for m in members]
+    declared = sum(info.file_size for info in infos)
+    if declared > (budget := decompression_budget(stored_bytes)):
+        raise RawFileError(path, None, path.name, f"unzips to {declared} bytes, over its "
+                           f"budget of {budget} bytes (a zip bomb?)")
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,7 @@ from censorlab.cleaning import (
 from censorlab.core.provenance import Provenance
 from censorlab.errors import RawFileError
 from censorlab.reading.delimited import RawFile, file_digest, read_delimited
-from censorlab.reading.lineblocks import decompression_budget
+from censorlab.reading.lineblocks import check_unzipped_size
 from censorlab.reference import Context
 from censorlab.schema import URL_PATTERN
 
@@ -141,11 +141,7 @@ def _read_zip(path: Path, name: str) -> RawFile:
             members = [m for m in archive.namelist() if not m.endswith("/")]
             if len(members) != 1:
                 raise RawFileError(path, None, members, "a GDELT zip holds exactly one CSV")
-            declared = archive.getinfo(members[0]).file_size  # zipfile reads no more
-            if declared > decompression_budget(len(stored)):
-                raise RawFileError(path, None, members[0], f"unzips to {declared} bytes, over "
-                                   f"its budget of {decompression_budget(len(stored))} bytes "
-                                   "(a zip bomb?)")
+            check_unzipped_size(path, archive, len(stored), members)
             data = archive.read(members[0])
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         raise RawFileError(path, None, path.name, f"zip archive is corrupt: {exc}") from exc

@@ -104,7 +104,7 @@ from censorlab.reading.delimited import (
     read_delimited,
     split_physical_lines,
 )
-from censorlab.reading.lineblocks import decompression_budget
+from censorlab.reading.lineblocks import check_unzipped_size
 from censorlab.reference import Context
 from censorlab.schema import TABLES
 
@@ -292,18 +292,12 @@ def _cell_text(value: object) -> str | None:
 
 
 def _check_unzipped_size(path: Path, stored: bytes) -> None:
-    """Stop a workbook whose parts unzip past the decompression budget (a zip bomb).
-
-    The sizes the zip declares are what zipfile (and so openpyxl) will inflate at most.
-    """
+    """Stop a workbook whose parts unzip past the decompression budget (a zip bomb)."""
     try:
         with zipfile.ZipFile(io.BytesIO(stored)) as archive:
-            declared = sum(info.file_size for info in archive.infolist())
+            check_unzipped_size(path, archive, len(stored))
     except zipfile.BadZipFile as exc:
         raise RawFileError(path, None, path.name, f"not a readable XLSX workbook: {exc}") from exc
-    if declared > (budget := decompression_budget(len(stored))):
-        raise RawFileError(path, None, path.name, f"unzips to {declared} bytes, over its "
-                           f"budget of {budget} bytes (a zip bomb?)")
 
 
 def _read_workbook(path: Path, name: str) -> RawFile:
