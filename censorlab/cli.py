@@ -9,7 +9,6 @@ files were published); failed validation, or a table whose every row was rejecte
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import logging
 import math
@@ -165,11 +164,10 @@ def _day(text: str) -> str:
     ``2017`` silently became 2017-01-01.
     """
     try:
-        if http.ISO_DAY.fullmatch(text):
-            return dt.date.fromisoformat(text).isoformat()
-    except ValueError:
-        pass
-    raise argparse.ArgumentTypeError(f"{text!r} is not a real date written YYYY-MM-DD")
+        return http.parse_day(text, "date").isoformat()
+    except CensorlabError:
+        message = f"{text!r} is not a real date written YYYY-MM-DD"
+        raise argparse.ArgumentTypeError(message) from None
 
 
 def _at_least(minimum: int):
