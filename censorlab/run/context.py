@@ -37,8 +37,7 @@ def build_context(raw_dir: str | Path) -> Context:
     raw_dir = Path(raw_dir)
     inputs = verify_files(raw_dir, list(REFERENCE_FILES),
                           record_new=not is_read_only_raw_dir(raw_dir))
-    aliases = read_delimited(raw_dir / "country_aliases.csv", dataset="country_aliases",
-                             required_columns=("alias", "country_code"))
+    aliases = _read_alias_file(raw_dir / "country_aliases.csv")
     countries = CountryResolver(_aliases_of(_as_verified(aliases, inputs)))
     bootstrap = Context(raw_dir=raw_dir, countries=countries, services=None,
                         crosswalk=Crosswalk(), inputs=inputs)
@@ -61,8 +60,13 @@ def _as_verified(raw: RawFile, verified: dict[str, str]) -> RawFile:
 
 def read_country_aliases(path: Path) -> dict[str, str]:
     """Read the curated alias table; a bad row stops the run (it would change every lookup)."""
-    return _aliases_of(read_delimited(path, dataset="country_aliases",
-                                      required_columns=("alias", "country_code")))
+    return _aliases_of(_read_alias_file(path))
+
+
+def _read_alias_file(path: Path) -> RawFile:
+    """Parse ``country_aliases.csv`` (the build checks its hash; queries only read it)."""
+    return read_delimited(path, dataset="country_aliases",
+                          required_columns=("alias", "country_code"))
 
 
 def _aliases_of(raw: RawFile) -> dict[str, str]:
